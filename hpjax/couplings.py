@@ -1,0 +1,53 @@
+"""CKM matrix and the loop-induced flavour-changing scalar couplings c_ij of eq. (12).
+
+>>> from hpjax.inputs import Inputs
+>>> from hpjax.couplings import c_bs, ckm
+>>> inp = Inputs.default()
+>>> V = ckm(inp)
+>>> round(float(abs(V[2, 1])), 4)  # |V_ts|
+0.0412
+"""
+
+import jax.numpy as jnp
+
+__all__ = ["ckm", "c_bs", "c_sd"]
+
+
+def ckm(inputs):
+    """3x3 complex CKM matrix from the Wolfenstein parameters (lambda, A, rhobar, etabar) with the
+    exact PDG relations to the standard parametrisation (PDG CKM review, eqs. 12.4-12.5)."""
+    lam, A, rb, eb = inputs.ckm_lambda, inputs.ckm_A, inputs.ckm_rhobar, inputs.ckm_etabar
+    s12 = lam
+    s23 = A * lam**2
+    rho_eta = rb + 1j * eb
+    s13e = A * lam**3 * rho_eta * jnp.sqrt(1.0 - A**2 * lam**4) / (
+        jnp.sqrt(1.0 - lam**2) * (1.0 - A**2 * lam**4 * rho_eta)
+    )  # s13 e^{i delta}
+    s13 = jnp.abs(s13e)
+    c12, c23, c13 = jnp.sqrt(1 - s12**2), jnp.sqrt(1 - s23**2), jnp.sqrt(1 - s13**2)
+    e = s13e  # s13 e^{i delta}
+    ec = jnp.conj(s13e)  # s13 e^{-i delta}
+    return jnp.array(
+        [
+            [c12 * c13 + 0j, s12 * c13 + 0j, ec],
+            [-s12 * c23 - c12 * s23 * e, c12 * c23 - s12 * s23 * e, s23 * c13 + 0j],
+            [s12 * s23 - c12 * c23 * e, -c12 * s23 - s12 * c23 * e, c23 * c13 + 0j],
+        ]
+    )
+
+
+def _c_ij(m_i, v_ti, v_tj, inputs):
+    """Eq. (12): c_ij = 3 sqrt(2) G_F m_i m_t^2 V_ti V_tj^* / (16 pi^2 v)."""
+    return 3.0 * jnp.sqrt(2.0) * inputs.G_F * m_i * inputs.m_t**2 * v_ti * jnp.conj(v_tj) / (16.0 * jnp.pi**2 * inputs.v)
+
+
+def c_bs(inputs):
+    """Complex b -> s coupling (initial quark b: m_i = m_b, V_tb V_ts^*)."""
+    V = ckm(inputs)
+    return _c_ij(inputs.m_b, V[2, 2], V[2, 1], inputs)
+
+
+def c_sd(inputs):
+    """Complex s -> d coupling (initial quark s: m_i = m_s, V_ts V_td^*)."""
+    V = ckm(inputs)
+    return _c_ij(inputs.m_s, V[2, 1], V[2, 0], inputs)

@@ -1,0 +1,106 @@
+"""predict(): the table of observables of a model point, one name each.
+
+>>> import hpjax
+>>> obs = hpjax.predict(hpjax.SingletHiggsPortal(m_hD=1.0, sin_theta=6e-3, y_D=1.0, m_chi=0.1))
+>>> sorted(k for k in obs if k.startswith("BR(B"))
+['BR(B+->K+hD)', 'BR(B+->K+inv)', 'BR(B0->K*0hD)', 'BR(B0->K*0inv)']
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from .decays import branching_ratio, gamma_invisible, gamma_two_body
+from .inputs import Inputs
+from .models import DarkAbelianHiggs, SingletHiggsPortal, gamma_hD_invisible, gamma_hD_total
+from .quadrature import DEFAULT_ORDER
+from .widths import (
+    br_h_invisible,
+    gamma_h_to_ADAD,
+    gamma_h_to_chichi,
+    gamma_h_to_hDhD,
+    gamma_S_to_muons,
+)
+
+__all__ = ["predict", "OBSERVABLES", "gamma_h_invisible", "solve_sin_theta"]
+
+#: observable name -> (meson channel or None, description)
+OBSERVABLES = {
+    "BR(B+->K+inv)": "BR(B+ -> K+ + invisible) from h_D (on- or off-shell) and h exchange",
+    "BR(B0->K*0inv)": "BR(B0 -> K*0 + invisible)",
+    "BR(K+->pi+inv)": "BR(K+ -> pi+ + invisible)",
+    "BR(KL->pi0inv)": "BR(K_L -> pi0 + invisible)",
+    "BR(B+->K+hD)": "two-body production BR(B+ -> K+ h_D), any h_D decay",
+    "BR(B0->K*0hD)": "two-body production BR(B0 -> K*0 h_D)",
+    "BR(K+->pi+hD)": "two-body production BR(K+ -> pi+ h_D)",
+    "BR(KL->pi0hD)": "two-body production BR(K_L -> pi0 h_D)",
+    "BR(h->inv)": "BR(h -> invisible), eq. (20)",
+    "BR(hD->inv)": "BR(h_D -> invisible)",
+    "BR(hD->mumu)": "BR(h_D -> mu+ mu-)",
+    "Gamma(hD)": "total h_D width [GeV]",
+    "tau(hD)": "h_D proper lifetime [s]",
+}
+
+_MESON = {
+    "B+->K+": ("BR(B+->K+inv)", "BR(B+->K+hD)"),
+    "B0->K*0": ("BR(B0->K*0inv)", "BR(B0->K*0hD)"),
+    "K+->pi+": ("BR(K+->pi+inv)", "BR(K+->pi+hD)"),
+    "KL->pi0": ("BR(KL->pi0inv)", "BR(KL->pi0hD)"),
+}
+
+
+def gamma_h_invisible(model, inputs):
+    """Invisible width of the 125 GeV Higgs [GeV]: eq. (19) for the singlet model; eqs. (47) + (48)
+    (corrected) for the dark abelian model."""
+    if isinstance(model, SingletHiggsPortal):
+        return gamma_h_to_chichi(model.y_D, model.m_chi, model.sin_theta, inputs)
+    if isinstance(model, DarkAbelianHiggs):
+        return gamma_h_to_ADAD(model.v_D, model.m_AD, model.sin_theta, inputs) + gamma_h_to_hDhD(
+            model.m_hD, model.v_D, model.sin_theta, inputs
+        )
+    raise TypeError(f"unknown model type {type(model).__name__}")
+
+
+def predict(model, inputs: Inputs | None = None, *, prescription: str = "unified", kl_convention: str = "re",
+            n: int = DEFAULT_ORDER, observables=None) -> dict:
+    """All observables of ``model`` as a dict of name -> array (see :data:`OBSERVABLES`).
+
+    ``prescription`` ("unified" or "paper"), ``kl_convention`` ("re", "abs", "im") and the
+    quadrature order ``n`` are static options. ``observables`` restricts the output to some names.
+    Pure and differentiable in ``model`` and ``inputs``.
+    """
+    inputs = Inputs.default() if inputs is None else inputs
+    wanted = list(OBSERVABLES) if observables is None else list(observables)
+    unknown = [o for o in wanted if o not in OBSERVABLES]
+    if unknown:
+        raise ValueError(f"unknown observable(s) {unknown}; valid: {list(OBSERVABLES)}")
+    out = {}
+    for channel, (inv_name, prod_name) in _MESON.items():
+        if inv_name in wanted:
+            g = gamma_invisible(channel, model, inputs, prescription, kl_convention, n)
+            out[inv_name] = branching_ratio(channel, g, inputs)
+        if prod_name in wanted:
+            g2 = gamma_two_body(channel, model.m_hD, model.sin_theta, inputs, kl_convention)
+            out[prod_name] = branching_ratio(channel, g2, inputs)
+    if "BR(h->inv)" in wanted:
+        out["BR(h->inv)"] = br_h_invisible(gamma_h_invisible(model, inputs), model.sin_theta, inputs)
+    if any(k in wanted for k in ("BR(hD->inv)", "BR(hD->mumu)", "Gamma(hD)", "tau(hD)")):
+        gtot = gamma_hD_total(model, inputs)
+        out["BR(hD->inv)"] = gamma_hD_invisible(model) / gtot
+        out["BR(hD->mumu)"] = gamma_S_to_muons(model.m_hD, model.sin_theta, inputs) / gtot
+        out["Gamma(hD)"] = gtot
+        out["tau(hD)"] = inputs.hbar / gtot
+    return {k: out[k] for k in wanted}
+
+
+def solve_sin_theta(model, target, observable: str = "BR(B+->K+inv)", inputs: Inputs | None = None,
+                    iterations: int = 6, **options):
+    """sin(theta) at which ``observable`` equals ``target`` (other parameters of ``model`` fixed),
+    by fixed-point iteration on BR ~ sin^2(theta). Differentiable (fixed iteration count)."""
+    inputs = Inputs.default() if inputs is None else inputs
+    s = jnp.asarray(model.sin_theta, dtype=jnp.float64)
+    for _ in range(iterations):
+        m = type(model).tree_unflatten(None, [s if p == "sin_theta" else v for p, v in model.params().items()])
+        br = predict(m, inputs, observables=[observable], **options)[observable]
+        s = s * jnp.sqrt(target / br)
+    return s

@@ -1,0 +1,109 @@
+"""Fixed Gauss-Legendre quadrature of q^2 integrals with a Breit-Wigner pole.
+
+Every three-body rate of hpjax has the form
+
+    I = int_a^b  J(x) / ((x - M)^2 + G^2)  dx,        x = q^2, M = m_hD^2, G = m_hD Gamma_hD,
+
+with J smooth inside (a, b) but with square-root (or x^{3/2}) behaviour at the endpoints, and the
+pole anywhere: inside, at an endpoint, or far outside, with G/M from 1e-12 to O(1). One rule
+serves all cases. The range is cut into three segments around the pole:
+
+* peak   |x - M| < K G: the Breit-Wigner map x = M + G tan(phi), whose Jacobian cancels the
+  Breit-Wigner exactly (dx / ((x-M)^2 + G^2) = dphi / G); x(phi) and the phi range are computed
+  with the tangent addition rule and atan2, so nothing cancels catastrophically;
+* tails  K G < |x - M|: a logarithmic map in the distance d = |x - M| from the pole, under which
+  J(x)/(d^2 + G^2) dx = J d/(d^2 + G^2) dlog(d) is smooth. This catches the off-shell
+  contribution, which dominates when J(M) is small (pole at a threshold, tiny BR(h_D -> inv)).
+
+In every segment the endpoint map u = (1 - cos(pi t))/2 makes square roots at the segment ends
+analytic, and an n-point Gauss-Legendre rule in t integrates. Segments outside (a, b) get zero
+weight. As G -> 0 with the pole inside, the peak segment gives pi J(M)/G: the narrow-width limit.
+
+>>> import jax.numpy as jnp
+>>> from hpjax.quadrature import bw_quadrature
+>>> x, w = bw_quadrature(0.0, 1.0, 0.25, 1e-6, n=64)
+>>> # int_0^1 dx / ((x - 1/4)^2 + G^2) = (atan(0.75/G) + atan(0.25/G))/G
+>>> exact = (jnp.arctan(0.75e6) + jnp.arctan(0.25e6)) / 1e-6
+>>> bool(abs(jnp.sum(w) / exact - 1) < 1e-12)
+True
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["gauss_legendre", "bw_quadrature", "DEFAULT_ORDER", "PEAK_HALF_WIDTH"]
+
+#: Gauss-Legendre order per segment of every q^2 integral (3 segments); chosen by the
+#: convergence study in benchmarks/quadrature_convergence.py (see README).
+DEFAULT_ORDER = 48
+
+#: K: the peak segment is |q^2 - m_hD^2| < K m_hD Gamma_hD.
+PEAK_HALF_WIDTH = 30.0
+
+
+@functools.lru_cache(maxsize=None)
+def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the n-point Gauss-Legendre rule on [0, 1]."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise ValueError(f"quadrature order n = {n!r} must be an integer >= 2")
+    t, w = np.polynomial.legendre.leggauss(n)
+    return 0.5 * (t + 1.0), 0.5 * w
+
+
+def _endpoint_map(n):
+    t, wt = gauss_legendre(n)
+    t = jnp.asarray(t)
+    u = 0.5 * (1.0 - jnp.cos(jnp.pi * t))
+    du = jnp.asarray(wt) * 0.5 * jnp.pi * jnp.sin(jnp.pi * t)
+    return u, du
+
+
+def _peak(lo, hi, M, G, n):
+    """Segment [lo, hi] (hi >= lo) with the Breit-Wigner map; weights include the BW factor."""
+    u, du = _endpoint_map(n)
+    nonempty = hi > lo
+    hi_s = jnp.where(nonempty, hi, lo + G)
+    ta = (lo - M) / G
+    delta = jnp.arctan2(G * (hi_s - lo), G * G + (lo - M) * (hi_s - M))
+    tau = jnp.tan(delta * u)
+    x = M + G * (ta + tau) / (1.0 - ta * tau)
+    x = jnp.clip(x, lo, hi_s)
+    w = du * delta / G
+    return x, jnp.where(nonempty, w, 0.0)
+
+
+def _tail(d_lo, d_hi, M, G, sign, n):
+    """Segment x = M + sign*d, d in [d_lo, d_hi] (0 < d_lo), logarithmic map in d."""
+    u, du = _endpoint_map(n)
+    nonempty = d_hi > d_lo
+    d_hi_s = jnp.where(nonempty, d_hi, 2.0 * d_lo)
+    L = jnp.log(d_hi_s / d_lo)
+    d = d_lo * jnp.exp(L * u)
+    d = jnp.clip(d, d_lo, d_hi_s)
+    x = M + sign * d
+    w = du * L * d / (d * d + G * G)
+    return x, jnp.where(nonempty, w, 0.0)
+
+
+def bw_quadrature(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
+    """Nodes x_k in [a, b] and weights w_k (3n of each) with
+    sum_k w_k J(x_k) ~ int_a^b J(x) / ((x-M)^2 + G^2) dx for J smooth with root endpoints.
+
+    Requires b > a and G > 0 (callers mask other cases).
+    """
+    KG = K * G
+    # peak segment: [max(a, M-KG), min(b, M+KG)]
+    p_lo = jnp.maximum(a, M - KG)
+    p_hi = jnp.minimum(b, M + KG)
+    xp, wp = _peak(p_lo, jnp.maximum(p_hi, p_lo), M, G, n)
+    # upper tail: d in [max(KG, a-M), b-M]
+    xu, wu = _tail(jnp.maximum(KG, a - M), b - M, M, G, 1.0, n)
+    # lower tail: d in [max(KG, M-b), M-a]
+    xl, wl = _tail(jnp.maximum(KG, M - b), M - a, M, G, -1.0, n)
+    x = jnp.concatenate([xl, xp, xu])
+    w = jnp.concatenate([wl, wp, wu])
+    return jnp.clip(x, a, b), w
