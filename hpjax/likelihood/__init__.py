@@ -1,0 +1,1 @@
+"""Likelihood components of hpjax."""
