@@ -5,7 +5,7 @@
 >>> inp = Inputs.default()
 >>> V = ckm(inp)
 >>> round(float(abs(V[2, 1])), 4)  # |V_ts|
-0.0412
+0.0411
 """
 
 import jax.numpy as jnp
