@@ -160,7 +160,7 @@ def gamma_three_body(channel: str, model, inputs, kl_convention: str = "re", n: 
 
     def one(a_, b_, M_, G_, model_):
         x, w = bw_quadrature(a_, b_, M_, G_, n)
-        mu = jnp.sqrt(x)
+        mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
         g2 = gamma_two_body(channel, None, model_.sin_theta, inputs, kl_convention, q2=x)
         rho = mu * gamma_hD_invisible(model_, mu) / jnp.pi
         mh2 = inputs.m_h**2

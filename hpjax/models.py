@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .kinematics import sqrt_pos
 from .widths import gamma_S_to_ADAD, gamma_S_to_chichi, gamma_S_to_hadrons, gamma_S_to_leptons
 
 __all__ = [
@@ -167,7 +168,8 @@ MODELS = {"singlet": SingletHiggsPortal, "dark_abelian": DarkAbelianHiggs}
 
 
 def cos_theta(model):
-    return jnp.sqrt(1.0 - jnp.asarray(model.sin_theta) ** 2)
+    """cos(theta) = sqrt(1 - sin^2(theta)), gradient-safe at |sin(theta)| = 1."""
+    return sqrt_pos(1.0 - jnp.asarray(model.sin_theta) ** 2)
 
 
 def dark_mass(model):

@@ -1,0 +1,324 @@
+"""Likelihood: the measurements of a dataset as one differentiable log-likelihood.
+
+>>> import hpjax
+>>> model = hpjax.SingletHiggsPortal(m_hD=1.0, sin_theta=6e-3, y_D=1.0, m_chi=0.1)
+>>> lik = hpjax.Likelihood(model, dataset="paper", terms=["belle2", "higgs_invisible"])
+>>> lik.parameters()
+['m_hD', 'sin_theta']
+>>> p = lik.initial_params()
+>>> sorted(lik.breakdown(p))
+['belle2', 'higgs_invisible']
+>>> float(lik.chi2(p)) < 1.0
+True
+
+Terms (names as in the datasets): ``belle2`` (Gaussian on SM + new physics, the SM prediction
+fixed or a nuisance), ``belle_kstar``, ``na62``, ``koto``, ``higgs_invisible`` (scenario
+``lhc`` by default, or ``hl_lhc``, ``ilc``, ``clic``, ``fcc_ee``). Upper limits use the convention
+named per term (``half_normal`` by default, ``step``, or ``poisson`` where counts are published).
+The log-likelihood is in the chi2 convention (constants dropped: 0 at a perfect fit), -inf
+outside the physical domain, with no NaN in values or gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Callable, Mapping
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..inputs import Inputs
+from ..models import MODELS
+from ..observables import predict
+from ..quadrature import DEFAULT_ORDER
+from . import measurements as db
+from .terms import (
+    UL_CONVENTIONS,
+    LimitTable,
+    PoissonCounts,
+    asymmetric_gaussian_logpdf,
+    half_normal_logpdf,
+    sigma_from_limit,
+    step_logpdf,
+)
+
+__all__ = ["Likelihood", "TERM_NAMES", "SM_NUISANCE"]
+
+TERM_NAMES = ("belle2", "belle_kstar", "na62", "koto", "higgs_invisible")
+#: name of the nuisance parameter for the SM prediction of BR(B+ -> K+ nu nubar)
+SM_NUISANCE = "BR(B+->K+nunu)_SM"
+
+# observable each term constrains
+_TERM_OBSERVABLE = {
+    "belle2": "BR(B+->K+inv)",
+    "belle_kstar": "BR(B0->K*0inv)",
+    "na62": "BR(K+->pi+inv)",
+    "koto": "BR(KL->pi0inv)",
+    "higgs_invisible": "BR(h->inv)",
+}
+# production BR used for the visible-decay (lifetime) part of a table limit
+_PRODUCTION = {"na62": "BR(K+->pi+hD)", "koto": "BR(KL->pi0hD)"}
+
+
+@dataclass(frozen=True)
+class _Term:
+    name: str
+    observables: tuple[str, ...]
+    logpdf: Callable  # (preds, params) -> scalar
+    measurements: tuple[str, ...]
+    convention: str
+
+
+def _quantile(cl: float) -> float:
+    return NormalDist().inv_cdf(0.5 * (1.0 + cl))
+
+
+class Likelihood:
+    """Sum of log-likelihood terms of a dataset for one model.
+
+    Parameters
+    ----------
+    model : SingletHiggsPortal | DarkAbelianHiggs
+        Fixes the model and the values of its parameters that are not free.
+    dataset : "paper" | "latest"
+    terms : list of term names, or None for all of :data:`TERM_NAMES`
+    nuisances : names of inputs (see ``Inputs.default().names``) or :data:`SM_NUISANCE` to float
+        with Gaussian constraints (correlated where the form-factor set gives a covariance)
+    free : model parameters that are free (the rest stay at the model's values)
+    conventions : {term: "half_normal" | "step" | "poisson"} for upper-limit terms
+    higgs_scenario : "lhc" (default), "hl_lhc", "ilc", "clic", "fcc_ee"
+    prescription, kl_convention, n : physics options passed to :func:`hpjax.predict`
+    inputs : Inputs (default: ``Inputs.default()``)
+    """
+
+    def __init__(self, model, dataset: str = "paper", terms=None, nuisances=(), free=("m_hD", "sin_theta"),
+                 conventions: Mapping[str, str] | None = None, higgs_scenario: str | None = None,
+                 prescription: str = "unified", kl_convention: str = "re", n: int = DEFAULT_ORDER,
+                 inputs: Inputs | None = None):
+        if type(model) not in MODELS.values():
+            raise TypeError(f"model must be one of {[c.__name__ for c in MODELS.values()]}, got {type(model).__name__}")
+        self.model_class = type(model)
+        self.model_defaults = {k: float(v) for k, v in model.params().items()}
+        self.inputs = Inputs.default() if inputs is None else inputs
+        self.dataset_name = dataset
+        self.dataset = db.load_dataset(dataset)  # unknown name -> error listing valid ones
+        self.options = {"prescription": prescription, "kl_convention": kl_convention, "n": n}
+
+        free = tuple(free)
+        bad = [p for p in free if p not in self.model_class.PARAMS]
+        if bad:
+            raise ValueError(f"unknown free parameter(s) {bad} of {self.model_class.__name__}; "
+                             f"valid: {list(self.model_class.PARAMS)}")
+        self.free = free
+
+        valid_nuis = set(self.inputs.names) | {SM_NUISANCE}
+        bad = [p for p in nuisances if p not in valid_nuis]
+        if bad:
+            raise ValueError(f"unknown nuisance parameter(s) {bad}; valid: {sorted(valid_nuis)}")
+        self.nuisances = tuple(nuisances)
+
+        terms = list(TERM_NAMES) if terms is None else list(terms)
+        bad = [t for t in terms if t not in TERM_NAMES]
+        if bad:
+            raise ValueError(f"unknown term(s) {bad}; valid terms: {list(TERM_NAMES)}")
+        conventions = dict(conventions or {})
+        bad = {t: c for t, c in conventions.items() if t not in TERM_NAMES or c not in UL_CONVENTIONS}
+        if bad:
+            raise ValueError(f"bad convention(s) {bad}; valid terms {list(TERM_NAMES)}, conventions {list(UL_CONVENTIONS)}")
+        scenarios = self.dataset["higgs_invisible"]["scenarios"]
+        self.higgs_scenario = higgs_scenario or self.dataset["higgs_invisible"]["default"]
+        if self.higgs_scenario not in scenarios:
+            raise ValueError(f"unknown higgs_scenario '{self.higgs_scenario}'; valid: {sorted(scenarios)}")
+
+        self._terms = [self._build_term(t, conventions.get(t, "half_normal")) for t in terms]
+        self._observables = sorted({o for t in self._terms for o in t.observables})
+        self._build_constraints()
+
+    # ---- construction of terms ---------------------------------------------------------
+    def _measurements_of(self, term: str) -> list:
+        if term == "higgs_invisible":
+            names = [self.dataset["higgs_invisible"]["scenarios"][self.higgs_scenario]]
+        else:
+            names = self.dataset[term]
+        return [db.load_measurement(n) for n in names]
+
+    def _build_term(self, term: str, convention: str) -> _Term:
+        ms = self._measurements_of(term)
+        obs = _TERM_OBSERVABLE[term]
+        if term == "belle2":
+            return self._belle2_term(ms)
+        parts = []
+        observables = {obs}
+        for m in ms:
+            if m.kind == "mass_dependent_upper_limit":
+                parts.append(self._table_part(term, m, convention))
+                observables |= {_PRODUCTION.get(term, obs), "BR(hD->inv)", "tau(hD)"}
+            elif m.kind in ("upper_limit", "counts"):
+                parts.append(self._limit_part(obs, m, convention))
+            else:
+                raise ValueError(f"{m.file}: kind '{m.kind}' cannot serve term '{term}'")
+
+        def logpdf(preds, params, parts=tuple(parts)):
+            vals = [p(preds) for p in parts]
+            return vals[0] if len(vals) == 1 else jnp.min(jnp.stack(vals))  # overlapping tables: strongest
+
+        return _Term(term, tuple(sorted(observables)), logpdf, tuple(m.name for m in ms), convention)
+
+    def _belle2_term(self, ms) -> _Term:
+        sm = db.load_measurement(self.dataset["sm_prediction"][0])
+        self._sm = sm
+        gauss = [m for m in ms if m.kind == "gaussian"]
+        if len(gauss) != len(ms):
+            raise ValueError(f"term 'belle2' needs gaussian measurements; got {[m.kind for m in ms]}")
+
+        def logpdf(preds, params):
+            sm_val = params.get(SM_NUISANCE, sm.value)
+            total = sm_val + preds["BR(B+->K+inv)"]
+            return sum(asymmetric_gaussian_logpdf(total, m.value, m.error_up, m.error_down) for m in gauss)
+
+        return _Term("belle2", ("BR(B+->K+inv)",), logpdf, tuple(m.name for m in ms), "gaussian")
+
+    @staticmethod
+    def _limit_part(obs: str, m, convention: str):
+        if convention == "half_normal":
+            sigma = sigma_from_limit(m.limit, m.cl)
+            return lambda preds: half_normal_logpdf(preds[obs], sigma)
+        if convention == "step":
+            return lambda preds: step_logpdf(preds[obs], m.limit)
+        if m.kind != "counts":
+            raise ValueError(f"{m.file}: convention 'poisson' needs published counts; this measurement has "
+                             f"kind '{m.kind}'. Valid conventions here: ['half_normal', 'step']")
+        b0 = m.counts_total - (m.counts_signal or 0.0)
+        pc = PoissonCounts(m.counts_total, b0, m.background_std, limit=m.limit, cl=m.cl, name=m.file)
+        return lambda preds: pc.logpdf(preds[obs])
+
+    @staticmethod
+    def _table_part(term: str, m, convention: str):
+        if convention == "poisson":
+            raise ValueError(f"{m.file}: convention 'poisson' needs published counts; a mass-dependent table has "
+                             f"none. Valid conventions here: ['half_normal', 'step']")
+        table = LimitTable(m.masses, m.values, m.lifetimes, name=m.file)
+        z = _quantile(m.cl)
+        inv_obs = _TERM_OBSERVABLE[term]
+        prod_obs = _PRODUCTION[term]
+
+        def ratio(preds):
+            """prediction / limit: invisible decays against the stable-X limit, visible h_D decays
+            against the limit at the h_D lifetime (escape probability encoded in the table)."""
+            mass = preds["_m_hD"]
+            r_inv = preds[inv_obs] / table.limit(mass)
+            if m.lifetimes is None:
+                return r_inv
+            vis = preds[prod_obs] * (1.0 - preds["BR(hD->inv)"])
+            return r_inv + vis / table.limit(mass, preds["tau(hD)"])
+
+        if convention == "step":
+            return lambda preds: jnp.where(ratio(preds) <= 1.0, 0.0, -jnp.inf)
+        return lambda preds: -0.5 * (z * ratio(preds)) ** 2
+
+    def _build_constraints(self):
+        names = [n for n in self.nuisances if n != SM_NUISANCE]
+        self._nuis_inputs = names
+        if names:
+            cov = self.inputs.covariance(names)
+            if np.any(np.diag(cov) <= 0):
+                zero = [n for n, c in zip(names, np.diag(cov)) if c <= 0]
+                raise ValueError(f"nuisance(s) {zero} have zero uncertainty in hpjax/data and cannot float")
+            self._nuis_mu = jnp.asarray([float(self.inputs[n]) for n in names])
+            self._nuis_cov_inv = jnp.asarray(np.linalg.inv(cov))
+        if SM_NUISANCE in self.nuisances and not hasattr(self, "_sm"):
+            self._sm = db.load_measurement(self.dataset["sm_prediction"][0])
+
+    # ---- parameters --------------------------------------------------------------------
+    def parameters(self) -> list[str]:
+        """Names of the free parameters: free model parameters, then nuisances."""
+        return list(self.free) + list(self.nuisances)
+
+    def initial_params(self) -> dict:
+        """Model defaults for the free model parameters and central values for nuisances."""
+        p = {k: jnp.asarray(self.model_defaults[k]) for k in self.free}
+        for n in self.nuisances:
+            p[n] = jnp.asarray(self._sm.value if n == SM_NUISANCE else float(self.inputs[n]))
+        return p
+
+    def nuisance_errors(self) -> dict:
+        out = {}
+        for n in self.nuisances:
+            out[n] = float(max(self._sm.error_up, self._sm.error_down)) if n == SM_NUISANCE else self.inputs.error(n)
+        return out
+
+    def citations(self) -> list[str]:
+        names = sorted({m for t in self._terms for m in t.measurements}
+                       | ({self._sm.name} if hasattr(self, "_sm") else set()))
+        return db.citations(names)
+
+    @property
+    def terms(self) -> list[str]:
+        return [t.name for t in self._terms]
+
+    def _check(self, params: Mapping):
+        missing = [k for k in self.parameters() if k not in params]
+        extra = [k for k in params if k not in self.parameters()]
+        if missing or extra:
+            raise ValueError(f"parameters must be exactly {self.parameters()}; missing {missing}, unknown {extra}")
+
+    # ---- evaluation --------------------------------------------------------------------
+    def _model_and_domain(self, params):
+        """The model at ``params`` and whether it is inside the domain. Outside, the physics is
+        evaluated at the (validated) default point instead, so that neither values nor
+        gradients carry NaN into the masked branch (double-where)."""
+        cls = self.model_class
+        safe, ok = [], True
+        for p in cls.PARAMS:
+            default = self.model_defaults[p]
+            v = jnp.asarray(params[p] if p in self.free else default, dtype=jnp.float64)
+            lo, hi, lo_inc, hi_inc = cls.DOMAIN[p]
+            inside = jnp.isfinite(v)
+            inside &= (v >= lo) if lo_inc else (v > lo)
+            inside &= (v <= hi) if hi_inc else (v < hi)
+            ok = ok & inside
+            safe.append(jnp.where(inside, v, default))
+        return cls.tree_unflatten(None, safe), ok
+
+    def _inputs_for(self, params):
+        if not self._nuis_inputs:
+            return self.inputs
+        return self.inputs.replace(**{n: params[n] for n in self._nuis_inputs})
+
+    def _evaluate(self, params) -> dict:
+        self._check(params)
+        model, ok = self._model_and_domain(params)
+        inputs = self._inputs_for(params)
+        preds = predict(model, inputs, observables=self._observables, **self.options)
+        preds["_m_hD"] = model.m_hD
+        out = {t.name: t.logpdf(preds, params) for t in self._terms}
+        cons = 0.0
+        if self._nuis_inputs:
+            x = jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in self._nuis_inputs])
+            d = x - self._nuis_mu
+            cons = cons - 0.5 * d @ self._nuis_cov_inv @ d
+        if SM_NUISANCE in self.nuisances:
+            sm = self._sm
+            cons = cons + asymmetric_gaussian_logpdf(params[SM_NUISANCE], sm.value, sm.error_up, sm.error_down)
+        if self.nuisances:
+            out["nuisance_constraints"] = cons
+        return {k: jnp.where(ok, v, -jnp.inf) for k, v in out.items()}
+
+    def breakdown(self, params) -> dict:
+        """Per-term log-likelihood (and ``nuisance_constraints`` when nuisances float)."""
+        return self._evaluate(params)
+
+    def log_likelihood(self, params):
+        """Total ln L (chi2 convention); -inf outside the physical domain."""
+        parts = self._evaluate(params)
+        return sum(parts.values())
+
+    def chi2(self, params):
+        """-2 ln L."""
+        return -2.0 * self.log_likelihood(params)
+
+    def __repr__(self):
+        return (f"Likelihood({self.model_class.__name__}, dataset='{self.dataset_name}', terms={self.terms}, "
+                f"free={list(self.free)}, nuisances={list(self.nuisances)})")
+
