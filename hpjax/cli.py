@@ -4,6 +4,7 @@
                                   reproduces Belle II, the paper's numbers, results JSON + figure
     hpjax predict MODEL k=v ...   observables of one model point (MODEL: singlet | dark_abelian)
     hpjax paper                   the paper's stated numbers against hpjax
+    hpjax bounds                  hard-cut sin(theta) bounds of each term, `paper` vs `latest` data
 
 Only this module prints or writes files; the physics modules never do.
 """
@@ -190,6 +191,19 @@ def cmd_paper(args) -> int:
     return 0
 
 
+def cmd_bounds(args) -> int:
+    from .likelihood.bounds import bounds_table
+    from .paper import benchmark_models
+
+    for name, model in benchmark_models().items():
+        print(f"\n{name}: {model}  (sin(theta) bounds, hard-step convention)")
+        print(f"  {'term':<16} {'m_hD':>6} {'paper':>10} {'latest':>10} {'latest/paper':>12}")
+        for r in bounds_table(model):
+            ratio = r["latest"] / r["paper"] if r["paper"] < float("inf") else float("nan")
+            print(f"  {r['term']:<16} {r['m_hD']:>6g} {r['paper']:>10.3g} {r['latest']:>10.3g} {ratio:>12.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hpjax", description="Higgs-portal likelihoods for Belle II B+ -> K+ nu nubar")
     sub = p.add_subparsers(dest="command", required=True)
@@ -204,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("paper", help="the paper's stated numbers against hpjax")
     r.add_argument("--explain", action="store_true", help="print the explanation of every ratio")
     r.set_defaults(func=cmd_paper)
+    b = sub.add_parser("bounds", help="sin(theta) bounds of each likelihood term, paper vs latest dataset")
+    b.set_defaults(func=cmd_bounds)
     return p
 
 

@@ -47,3 +47,35 @@ def upper_bound(lik, params, term: str, parameter: str = "sin_theta", level: flo
         else:
             a = mid
     return math.exp(0.5 * (a + b))
+
+
+#: (term, m_hD [GeV]) points of the bounds table: where each constraint matters in Fig. 1
+TABLE_POINTS = (
+    ("belle_kstar", 1.0),
+    ("na62", 0.05),
+    ("na62", 0.2),
+    ("koto", 0.01),
+    ("koto", 0.2),
+    ("koto", 0.3),
+    ("higgs_invisible", 1.0),
+)
+
+
+def bounds_table(model, datasets=("paper", "latest"), points=TABLE_POINTS) -> list[dict]:
+    """Hard-step sin(theta) bounds of each term at the given masses, for each dataset.
+
+    Rows: {"term", "m_hD", dataset: bound, ..., "measurements": {dataset: [names]}}; inf means
+    the term sets no bound there (outside its table, or a gap in it)."""
+    from .likelihood import TERM_NAMES, Likelihood
+
+    step = {t: "step" for t in TERM_NAMES if t != "belle2"}
+    liks = {ds: Likelihood(model, dataset=ds, conventions=step) for ds in datasets}
+    rows = []
+    for term, m in points:
+        row = {"term": term, "m_hD": m, "measurements": {}}
+        for ds, lik in liks.items():
+            p = {**lik.initial_params(), "m_hD": jnp.asarray(m)}
+            row[ds] = upper_bound(lik, p, term)
+            row["measurements"][ds] = list(next(t for t in lik._terms if t.name == term).measurements)
+        rows.append(row)
+    return rows
