@@ -286,13 +286,15 @@ class Likelihood:
             return self.inputs
         return self.inputs.replace(**{n: params[n] for n in self._nuis_inputs})
 
-    def _evaluate(self, params) -> dict:
+    def _evaluate(self, params, constraints: bool = True) -> dict:
         self._check(params)
         model, ok = self._model_and_domain(params)
         inputs = self._inputs_for(params)
         preds = predict(model, inputs, observables=self._observables, **self.options)
         preds["_m_hD"] = model.m_hD
         out = {t.name: t.logpdf(preds, params) for t in self._terms}
+        if not constraints:
+            return {k: jnp.where(ok, v, -jnp.inf) for k, v in out.items()}
         cons = 0.0
         if self._nuis_inputs:
             x = jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in self._nuis_inputs])
@@ -309,10 +311,28 @@ class Likelihood:
         """Per-term log-likelihood (and ``nuisance_constraints`` when nuisances float)."""
         return self._evaluate(params)
 
-    def log_likelihood(self, params):
-        """Total ln L (chi2 convention); -inf outside the physical domain."""
-        parts = self._evaluate(params)
+    def log_likelihood(self, params, constraints: bool = True):
+        """Total ln L (chi2 convention); -inf outside the physical domain. With
+        ``constraints=False`` the Gaussian constraints of the nuisance parameters are left out
+        (a posterior puts them in as priors instead)."""
+        parts = self._evaluate(params, constraints)
         return sum(parts.values())
+
+    def nuisance_prior(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(names, means, covariance) of the Gaussian constraints of all nuisances, in
+        :meth:`parameters` order (the SM prediction uses the larger of its two errors)."""
+        names = list(self.nuisances)
+        mu = np.array([float(self.initial_params()[n]) for n in names])
+        cov = np.zeros((len(names), len(names)))
+        inp = [n for n in names if n != SM_NUISANCE]
+        if inp:
+            c = self.inputs.covariance(inp)
+            idx = [names.index(n) for n in inp]
+            cov[np.ix_(idx, idx)] = c
+        if SM_NUISANCE in names:
+            i = names.index(SM_NUISANCE)
+            cov[i, i] = max(self._sm.error_up, self._sm.error_down) ** 2
+        return names, mu, cov
 
     def chi2(self, params):
         """-2 ln L."""
