@@ -37,10 +37,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 
 from .couplings import c_bs, c_sd
-from .formfactors import A0_BKstar, f0_BK, f0_Kpi
 from .kinematics import kallen, pow_pos, sqrt_pos
 from .models import dark_mass, gamma_hD_invisible, gamma_hD_total
 from .quadrature import DEFAULT_ORDER, bw_quadrature
@@ -54,6 +54,9 @@ __all__ = [
     "coupling_squared",
     "gamma_two_body",
     "gamma_three_body",
+    "gamma_three_body_many",
+    "gamma_invisible_many",
+    "channel_table",
     "gamma_invisible",
     "branching_ratio",
     "endpoint",
@@ -101,22 +104,6 @@ def endpoint(channel: str, inputs):
     return inputs[ch.parent] - inputs[ch.daughter]
 
 
-def hadronic_factor(channel: str, q2, inputs):
-    """H(q^2): squared hadronic matrix element of the scalar current times the phase-space
-    power of lambda (see module doc); zero outside the physical region."""
-    ch = _channel(channel)
-    mP, mD = inputs[ch.parent], inputs[ch.daughter]
-    # lambda > 0 also above (m_P + m_P')^2: keep only the physical region q2 < (m_P - m_P')^2
-    lam = jnp.where(q2 < (mP - mD) ** 2, kallen(mP**2, mD**2, q2), 0.0)
-    if ch.vector:
-        return A0_BKstar(q2, inputs) ** 2 * pow_pos(lam, 1.5) / (inputs.m_b + inputs.m_s) ** 2
-    if ch.transition == "bs":
-        ff, mq = f0_BK(q2, inputs), inputs.m_b - inputs.m_s
-    else:
-        ff, mq = f0_Kpi(q2, inputs), inputs.m_s - inputs.m_d
-    return ((mP**2 - mD**2) / mq) ** 2 * ff**2 * sqrt_pos(lam)
-
-
 def coupling_squared(channel: str, inputs, kl_convention: str = "re"):
     """|c_bs|^2, |c_sd|^2, or for K_L the (Re, abs, Im) part of c_sd squared."""
     ch = _channel(channel)
@@ -132,69 +119,134 @@ def coupling_squared(channel: str, inputs, kl_convention: str = "re"):
     raise ValueError(f"unknown kl_convention '{kl_convention}'; valid: {list(KL_CONVENTIONS)}")
 
 
+def channel_table(channels, inputs, kl_convention: str = "re") -> dict:
+    """Per-channel constants as arrays of shape (C,), so that every channel runs through one
+    vectorised code path (one copy of the q^2 integral in the compiled program, whatever the
+    number of channels). The form factor of every channel is written as
+    F(q^2) = (c0 + c1 dz + c2 dz^2) / (1 - q^2/m_R^2) * (1 + s q^2): BSZ (eq. A6) with s = 0 for
+    B -> K, K*; f0^{K pi}(0) (1 + lambda0 q^2/m_pi^2) with c1 = c2 = 1/m_R^2 = 0 for K -> pi."""
+    i = inputs
+    cs = [_channel(c) for c in channels]
+    cbs2 = jnp.abs(c_bs(i)) ** 2
+    c = c_sd(i)
+    csd2 = jnp.abs(c) ** 2
+    ckl2 = {"re": jnp.real(c) ** 2, "abs": csd2, "im": jnp.imag(c) ** 2}[kl_convention]
+    rows = []
+    for ch in cs:
+        mP, mD = i[ch.parent], i[ch.daughter]
+        if ch.vector:
+            ff = (i.BKstar_A0_a0, i.BKstar_A0_a1, i.BKstar_A0_a2, 1.0 / i.BKstar_A0_mR**2, 0.0)
+            pref = 1.0 / (i.m_b + i.m_s) ** 2
+        elif ch.transition == "bs":
+            ff = (i.BK_f0_a0, i.BK_f0_a1, i.BK_f0_a2, 1.0 / i.BK_f0_mR**2, 0.0)
+            pref = ((mP**2 - mD**2) / (i.m_b - i.m_s)) ** 2
+        else:
+            ff = (i.Kpi_f0_0, 0.0, 0.0, 0.0, i.Kpi_f0_lambda0 / i.m_pip**2)
+            pref = ((mP**2 - mD**2) / (i.m_s - i.m_d)) ** 2
+        coup = cbs2 if ch.transition == "bs" else (ckl2 if ch.name == "KL->pi0" else csd2)
+        rows.append((mP, mD, i[ch.lifetime], coup, pref, float(ch.vector)) + ff)
+    keys = ("mP", "mD", "tau", "coup2", "pref", "vector", "c0", "c1", "c2", "inv_mR2", "slope")
+    return {k: jnp.stack([jnp.asarray(r[j], dtype=jnp.float64) for r in rows]) for j, k in enumerate(keys)}
+
+
+def _row(tab, c):
+    return {k: v[c] for k, v in tab.items()}
+
+
+def _hadronic_from_row(row, q2):
+    mP, mD = row["mP"], row["mD"]
+    tp, tm = (mP + mD) ** 2, (mP - mD) ** 2
+    t0 = tp * (1.0 - jnp.sqrt(1.0 - tm / tp))
+    r0 = jnp.sqrt(tp - t0)
+    z = lambda t: (sqrt_pos(tp - t) - r0) / (sqrt_pos(tp - t) + r0)  # noqa: E731
+    dz = z(q2) - z(0.0)
+    ff = (row["c0"] + dz * (row["c1"] + dz * row["c2"])) / (1.0 - q2 * row["inv_mR2"]) * (1.0 + row["slope"] * q2)
+    # lambda > 0 also above (m_P + m_P')^2: keep only the physical region q2 < (m_P - m_P')^2
+    lam = jnp.where(q2 < tm, kallen(mP**2, mD**2, q2), 0.0)
+    return row["pref"] * ff**2 * sqrt_pos(lam) * jnp.where(row["vector"] > 0, lam, 1.0)
+
+
+def _gamma2_from_row(row, sin_theta, q2):
+    return row["coup2"] * sin_theta**2 * _hadronic_from_row(row, q2) / (64.0 * jnp.pi * row["mP"] ** 3)
+
+
+def hadronic_factor(channel: str, q2, inputs):
+    """H(q^2): squared hadronic matrix element of the scalar current times the phase-space
+    power of lambda (see module doc); zero outside the physical region."""
+    return _hadronic_from_row(_row(channel_table([channel], inputs), 0), q2)
+
+
 def gamma_two_body(channel: str, m_hD, sin_theta, inputs, kl_convention: str = "re", *, q2=None):
     """Two-body width Gamma(P -> P' h_D) [GeV], eqs. (13)-(15); zero above the endpoint.
     ``q2`` replaces m_hD^2 (used for the off-shell three-body integrand)."""
-    ch = _channel(channel)
     q2 = m_hD**2 if q2 is None else q2
-    mP = inputs[ch.parent]
-    return coupling_squared(channel, inputs, kl_convention) * sin_theta**2 * hadronic_factor(channel, q2, inputs) / (
-        64.0 * jnp.pi * mP**3
-    )
+    return _gamma2_from_row(_row(channel_table([channel], inputs, kl_convention), 0), sin_theta, q2)
+
+
+def _batched(fn, model, *extra):
+    """Apply fn(model_point, *extra_point) over a batch of model points (vmap)."""
+    shape = jnp.broadcast_shapes(*(jnp.shape(jnp.asarray(p)) for p in model.params().values()))
+    if shape == ():
+        return fn(model, *extra)
+    flat = lambda v: jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float64), shape).ravel()  # noqa: E731
+    fm = type(model).tree_unflatten(None, [flat(p) for p in model.params().values()])
+    out = jax.vmap(fn)(fm, *[flat(e) for e in extra])
+    return jnp.moveaxis(out, 0, -1).reshape(out.shape[1:] + shape)
+
+
+def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n: int = DEFAULT_ORDER):
+    """Three-body widths of several channels at once: array (C, *batch)."""
+    tab = channel_table(channels, inputs, kl_convention)
+    mh2 = inputs.m_h**2
+
+    def point(mod):
+        m_hD = jnp.asarray(mod.m_hD, dtype=jnp.float64)
+        a = (2.0 * jnp.asarray(dark_mass(mod), dtype=jnp.float64)) ** 2
+        M = m_hD**2
+        G = m_hD * gamma_hD_total(mod, inputs)
+
+        def per_channel(row):
+            b = (row["mP"] - row["mD"]) ** 2
+            ok = (b > a) & (G > 0)
+            a_s, b_s, G_s = jnp.where(ok, a, 0.0), jnp.where(ok, b, 1.0), jnp.where(ok, G, 1.0)
+            x, w = bw_quadrature(a_s, b_s, M, G_s, n)
+            mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
+            g2 = _gamma2_from_row(row, mod.sin_theta, x)
+            rho = mu * gamma_hD_invisible(mod, mu) / jnp.pi
+            # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
+            r = ((mh2 - M) ** 2 + G_s**2) / (mh2 - x) ** 2
+            return jnp.where(ok, jnp.sum(w * g2 * rho * r), 0.0)
+
+        return jax.vmap(per_channel)(tab)
+
+    return _batched(point, model)
 
 
 def gamma_three_body(channel: str, model, inputs, kl_convention: str = "re", n: int = DEFAULT_ORDER):
     """Gamma(P -> P' + invisible pair) [GeV] through off-shell h_D and h, integrated over
     q^2 in [(2 m_dark)^2, (m_P - m_P')^2] with the Breit-Wigner and endpoint maps."""
-    ch = _channel(channel)
-    mP, mD = inputs[ch.parent], inputs[ch.daughter]
-    m_hD = jnp.asarray(model.m_hD, dtype=jnp.float64)
-    a = (2.0 * jnp.asarray(dark_mass(model), dtype=jnp.float64)) ** 2
-    b = (mP - mD) ** 2
-    M = m_hD**2
-    G = m_hD * gamma_hD_total(model, inputs)
-    ok = (b > a) & (G > 0)
-    a_s = jnp.where(ok, a, 0.0)
-    b_s = jnp.where(ok, b, 1.0)
-    G_s = jnp.where(ok, G, 1.0)
+    return gamma_three_body_many([channel], model, inputs, kl_convention, n)[0]
 
-    def one(a_, b_, M_, G_, model_):
-        x, w = bw_quadrature(a_, b_, M_, G_, n)
-        mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
-        g2 = gamma_two_body(channel, None, model_.sin_theta, inputs, kl_convention, q2=x)
-        rho = mu * gamma_hD_invisible(model_, mu) / jnp.pi
-        mh2 = inputs.m_h**2
-        # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
-        r = ((mh2 - M_) ** 2 + G_**2) / (mh2 - x) ** 2
-        return jnp.sum(w * g2 * rho * r)
 
-    # broadcast over batched model parameters
-    shape = jnp.broadcast_shapes(*(jnp.shape(jnp.asarray(p)) for p in model.params().values()))
-    if shape == ():
-        val = one(a_s, b_s, M, G_s, model)
-    else:
-        import jax
-
-        flat = lambda v: jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float64), shape).ravel()
-        leaves = [flat(p) for p in model.params().values()]
-        fm = type(model).tree_unflatten(None, leaves)
-        val = jax.vmap(lambda a_, b_, M_, G_, m_: one(a_, b_, M_, G_, m_))(
-            flat(a_s), flat(b_s), flat(M), flat(G_s), fm
-        ).reshape(shape)
-    return jnp.where(ok, val, 0.0)
+def gamma_invisible_many(channels, model, inputs, prescription: str = "unified", kl_convention: str = "re",
+                         n: int = DEFAULT_ORDER):
+    """Gamma(P -> P' + invisible) [GeV] of several channels: array (C, *batch)."""
+    _check(prescription, kl_convention)
+    three = gamma_three_body_many(channels, model, inputs, kl_convention, n)
+    if prescription == "unified":
+        return three
+    tab = channel_table(channels, inputs, kl_convention)
+    m = jnp.asarray(model.m_hD)
+    end = (tab["mP"] - tab["mD"]).reshape((-1,) + (1,) * m.ndim)
+    two = jnp.stack([_gamma2_from_row(_row(tab, c), model.sin_theta, m**2) for c in range(len(channels))])
+    br_inv = gamma_hD_invisible(model) / gamma_hD_total(model, inputs)
+    return jnp.where(m < end, two * br_inv, three)
 
 
 def gamma_invisible(channel: str, model, inputs, prescription: str = "unified", kl_convention: str = "re",
                     n: int = DEFAULT_ORDER):
     """Gamma(P -> P' + invisible) [GeV] under the chosen prescription."""
-    _check(prescription, kl_convention)
-    three = gamma_three_body(channel, model, inputs, kl_convention, n)
-    if prescription == "unified":
-        return three
-    below = model.m_hD < endpoint(channel, inputs)
-    two = gamma_two_body(channel, model.m_hD, model.sin_theta, inputs, kl_convention)
-    br_inv = gamma_hD_invisible(model) / gamma_hD_total(model, inputs)
-    return jnp.where(below, two * br_inv, three)
+    return gamma_invisible_many([channel], model, inputs, prescription, kl_convention, n)[0]
 
 
 def branching_ratio(channel: str, gamma, inputs):

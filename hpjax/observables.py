@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .decays import branching_ratio, gamma_invisible, gamma_two_body
+from .decays import branching_ratio, gamma_invisible_many, gamma_two_body
 from .inputs import Inputs
 from .models import DarkAbelianHiggs, SingletHiggsPortal, gamma_hD_invisible, gamma_hD_total
 from .quadrature import DEFAULT_ORDER
@@ -75,10 +75,12 @@ def predict(model, inputs: Inputs | None = None, *, prescription: str = "unified
     if unknown:
         raise ValueError(f"unknown observable(s) {unknown}; valid: {list(OBSERVABLES)}")
     out = {}
-    for channel, (inv_name, prod_name) in _MESON.items():
-        if inv_name in wanted:
-            g = gamma_invisible(channel, model, inputs, prescription, kl_convention, n)
-            out[inv_name] = branching_ratio(channel, g, inputs)
+    inv_channels = [ch for ch, (inv_name, _) in _MESON.items() if inv_name in wanted]
+    if inv_channels:  # all channels through one vectorised q^2 integral
+        g = gamma_invisible_many(inv_channels, model, inputs, prescription, kl_convention, n)
+        for c, ch in enumerate(inv_channels):
+            out[_MESON[ch][0]] = branching_ratio(ch, g[c], inputs)
+    for channel, (_, prod_name) in _MESON.items():
         if prod_name in wanted:
             g2 = gamma_two_body(channel, model.m_hD, model.sin_theta, inputs, kl_convention)
             out[prod_name] = branching_ratio(channel, g2, inputs)
