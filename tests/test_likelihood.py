@@ -258,3 +258,23 @@ def test_errors_name_the_valid_choices(singlet):
     lik = hpjax.Likelihood(singlet, terms=["belle2"])
     with pytest.raises(ValueError, match="missing"):
         lik.log_likelihood({"m_hD": 1.0})
+
+
+def test_lfu_excludes_small_yukawa_fig2():
+    """Fig. 2 (m_hD = 1 GeV): R_K / R_K* exclude y_D <~ 1e-4 for the Belle II-favoured
+    sin(theta) ~ 6e-3, where h_D -> mu mu competes with h_D -> chi chibar."""
+    model = hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0)
+    lik = hpjax.Likelihood(model, terms=["lfu"], free=("sin_theta", "y_D"))
+    f = jax.jit(lambda y, s: lik.chi2({"sin_theta": s, "y_D": y}))
+    sm = float(f(1.0, 1e-9))  # no new physics in mu mu
+    assert float(f(3e-5, 6e-3)) - sm > 9.0
+    assert float(f(1e-3, 6e-3)) - sm < 0.1
+    assert float(f(1.0, 6e-3)) - sm == pytest.approx(0.0, abs=1e-6)
+
+
+def test_lfu_standard_model_rates():
+    """The SM R ratios used by the term are 1 up to lepton-mass effects (hpjax.bkll)."""
+    lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["lfu"])
+    for _, lo, hi, r_sm, ee in lik._lfu_sm:
+        assert 0.97 < r_sm < 1.01
+        assert 1e-8 < ee < 1e-6

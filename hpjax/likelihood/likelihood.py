@@ -13,7 +13,8 @@ True
 
 Terms (names as in the datasets): ``belle2`` (Gaussian on SM + new physics, the SM prediction
 fixed or a nuisance), ``belle_kstar``, ``na62``, ``koto``, ``higgs_invisible`` (scenario
-``lhc`` by default, or ``hl_lhc``, ``ilc``, ``clic``, ``fcc_ee``). Upper limits use the convention
+``lhc`` by default, or ``hl_lhc``, ``ilc``, ``clic``, ``fcc_ee``), ``lfu`` (LHCb R_K, R_K* bins
+shifted by h_D -> mu mu). Upper limits use the convention
 named per term (``half_normal`` by default, ``step``, or ``poisson`` where counts are published).
 The log-likelihood is in the chi2 convention (constants dropped: 0 at a perfect fit), -inf
 outside the physical domain, with no NaN in values or gradients.
@@ -45,7 +46,7 @@ from .terms import (
 
 __all__ = ["Likelihood", "TERM_NAMES", "SM_NUISANCE"]
 
-TERM_NAMES = ("belle2", "belle_kstar", "na62", "koto", "higgs_invisible")
+TERM_NAMES = ("belle2", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu")
 #: name of the nuisance parameter for the SM prediction of BR(B+ -> K+ nu nubar)
 SM_NUISANCE = "BR(B+->K+nunu)_SM"
 
@@ -56,6 +57,7 @@ _TERM_OBSERVABLE = {
     "na62": "BR(K+->pi+inv)",
     "koto": "BR(KL->pi0inv)",
     "higgs_invisible": "BR(h->inv)",
+    "lfu": "BR(hD->mumu)",
 }
 # production BR used for the visible-decay (lifetime) part of a table limit
 _PRODUCTION = {"na62": "BR(K+->pi+hD)", "koto": "BR(KL->pi0hD)"}
@@ -148,6 +150,8 @@ class Likelihood:
         obs = _TERM_OBSERVABLE[term]
         if term == "belle2":
             return self._belle2_term(ms)
+        if term == "lfu":
+            return self._lfu_term(ms)
         parts = []
         observables = {obs}
         for m in ms:
@@ -178,6 +182,47 @@ class Likelihood:
             return sum(asymmetric_gaussian_logpdf(total, m.value, m.error_up, m.error_down) for m in gauss)
 
         return _Term("belle2", ("BR(B+->K+inv)",), logpdf, tuple(m.name for m in ms), "gaussian")
+
+    def _lfu_term(self, ms) -> _Term:
+        """R_K, R_K* in q^2 bins: R = R_SM + BR(B -> K(*) h_D) BR(h_D -> mu mu) f_bin / BR_SM(ee, bin),
+        f_bin the fraction of the h_D Breit-Wigner inside the bin (smooth in m_hD). The SM binned
+        rates (hpjax.bkll) are computed once, at construction, from the central inputs."""
+        from ..bkll import br_bin_sm
+
+        if len(ms) != 1 or ms[0].kind != "correlated_gaussian":
+            raise ValueError(f"term 'lfu' needs one correlated_gaussian measurement; got {[m.name for m in ms]}")
+        m = ms[0]
+        chan = {"R_K": ("B+->K+", "BR(B+->K+hD)"), "R_K*": ("B0->K*0", "BR(B0->K*0hD)")}
+        bad = [o for o in m.observables if o not in chan]
+        if bad:
+            raise ValueError(f"{m.file}: key 'observables': {bad} not supported; valid: {sorted(chan)}")
+        inp = self.inputs
+        rows = []
+        for obs, (lo, hi) in zip(m.observables, m.q2_bins):
+            ch, prod = chan[obs]
+            ee = float(br_bin_sm(ch, lo, hi, inp.m_e, inp))
+            mumu = float(br_bin_sm(ch, lo, hi, inp.m_mu, inp))
+            rows.append((prod, float(lo), float(hi), mumu / ee, ee))
+        values = jnp.asarray(m.values, dtype=jnp.float64)
+        err = np.asarray(m.errors, dtype=float)  # (n, 2) = (up, down)
+        corr = jnp.asarray(m.correlation, dtype=jnp.float64)
+        up, down = jnp.asarray(err[:, 0]), jnp.asarray(err[:, 1])
+        self._lfu_sm = rows
+
+        def logpdf(preds, params):
+            mass = preds["_m_hD"]
+            G = mass * preds["Gamma(hD)"]
+            pred = []
+            for prod, lo, hi, r_sm, ee in rows:
+                frac = (jnp.arctan((hi - mass**2) / G) - jnp.arctan((lo - mass**2) / G)) / jnp.pi
+                pred.append(r_sm + preds[prod] * preds["BR(hD->mumu)"] * frac / ee)
+            pred = jnp.stack(pred)
+            sigma = jnp.where(pred > values, up, down)
+            d = (pred - values) / sigma
+            return -0.5 * d @ jnp.linalg.solve(corr, d)
+
+        obs = ("BR(B+->K+hD)", "BR(B0->K*0hD)", "BR(hD->mumu)", "Gamma(hD)")
+        return _Term("lfu", obs, logpdf, (m.name,), "correlated_gaussian")
 
     @staticmethod
     def _limit_part(obs: str, m, convention: str):
