@@ -1,5 +1,6 @@
 # hpjax: two commands do everything on a fresh machine.
-#   make demo   create .venv, install hpjax, run the headline computation, write results/ and a figure
+#   make demo   create .venv, install hpjax, run the headline computation and the singlet posterior
+#               (form factors and SM prediction floating), write results/ and figures
 #   make test   create .venv, install hpjax with test extras, run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,6 +20,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hpjax demo --out results
+	$(BIN)/hpjax sample fits/singlet_posterior.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -5,6 +5,10 @@
     hpjax predict MODEL k=v ...   observables of one model point (MODEL: singlet | dark_abelian)
     hpjax paper                   the paper's stated numbers against hpjax
     hpjax bounds                  hard-cut sin(theta) bounds of each term, `paper` vs `latest` data
+    hpjax fit FITSPEC.toml        best fit (BFGS from many starts) with Hessian errors
+    hpjax profile FITSPEC.toml    1D/2D profile likelihood with Wilks intervals
+    hpjax sample FITSPEC.toml     NUTS posterior; exits 1 when R-hat > 1.01 or divergences > 1 %
+    hpjax cite FITSPEC.toml       the references behind every input and measurement a fit uses
 
 Only this module prints or writes files; the physics modules never do.
 """
@@ -204,6 +208,204 @@ def cmd_bounds(args) -> int:
     return 0
 
 
+def _load(path):
+    from .spec import SpecError, load_spec
+
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        raise SystemExit(f"hpjax: {exc}") from None
+
+
+def _metadata(spec, task: str, seed=None) -> dict:
+    import platform
+
+    import jax
+
+    import hpjax
+
+    return {"hpjax_version": hpjax.__version__, "jax_version": jax.__version__, "task": task,
+            "fit_spec": str(spec.path), "fit_spec_text": spec.path.read_text(), "model": spec.model_name,
+            "dataset": spec.likelihood.get("dataset", "paper"), "seed": seed,
+            "inputs": spec.inputs().as_dict(), "formfactors": spec.inputs().formfactors,
+            "python": platform.python_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _write_json(path: pathlib.Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1, default=float) + "\n")
+
+
+def cmd_fit(args) -> int:
+    from .inference import best_fit
+
+    spec = _load(args.spec)
+    lik = spec.build_likelihood()
+    opts = spec.tasks.get("fit", {})
+    t0 = time.perf_counter()
+    fit = best_fit(lik, transforms=spec.transforms(lik), n_starts=opts.get("n_starts", 8), seed=opts.get("seed", 0),
+                   max_iter=opts.get("max_iter", 500))
+    print(f"{spec.name}: best fit of {lik}")
+    print(fit.summary())
+    parts = {k: float(v) for k, v in lik.breakdown({k: jnp_asarray(v) for k, v in fit.params.items()}).items()}
+    print("  chi2 by term: " + ", ".join(f"{k} {-2 * v:.3g}" for k, v in parts.items()))
+    out = spec.output_dir
+    _write_json(out / "fit.json", {"metadata": _metadata(spec, "fit", opts.get("seed", 0)), "params": fit.params,
+                                  "errors": fit.errors, "chi2": fit.chi2, "converged": fit.converged,
+                                  "message": fit.message, "chi2_by_term": {k: -2 * v for k, v in parts.items()},
+                                  "starts": fit.starts})
+    _bar_figure(parts, out / "fit.png", f"{spec.name}: chi2 by term at the best fit")
+    print(f"wrote {out / 'fit.json'} and {out / 'fit.png'}  ({time.perf_counter() - t0:.1f} s)")
+    return 0 if fit.converged else 1
+
+
+def jnp_asarray(v):
+    import jax.numpy as jnp
+
+    return jnp.asarray(v)
+
+
+def _bar_figure(parts: dict, path: pathlib.Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    names = list(parts)
+    ax.barh(names, [-2 * parts[n] for n in names], color="C0")
+    ax.set_xlabel(r"$\chi^2$ contribution")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def cmd_profile(args) -> int:
+    import numpy as np
+
+    from .inference import best_fit, profile
+    from .spec import axis_values
+
+    spec = _load(args.spec)
+    opts = spec.tasks.get("profile")
+    if opts is None or "poi" not in opts:
+        raise SystemExit(f"hpjax: {spec.path.name}: key 'task.profile.poi': missing; give the parameters of interest")
+    lik = spec.build_likelihood()
+    tr = spec.transforms(lik)
+    t0 = time.perf_counter()
+    fit = best_fit(lik, transforms=tr, n_starts=opts.get("n_starts", 8), seed=opts.get("seed", 0),
+                   max_iter=opts.get("max_iter", 500))
+    poi = {a: axis_values(s, spec.free[a]) for a, s in opts["poi"].items()}
+    prof = profile(lik, poi, transforms=tr, fit=fit, max_iter=opts.get("max_iter", 300))
+    print(f"{spec.name}: profile of {lik} in {prof.poi}")
+    print(fit.summary())
+    result = {"metadata": _metadata(spec, "profile", opts.get("seed", 0)), "poi": prof.poi,
+              "grid": {k: v.tolist() for k, v in prof.grid.items()}, "chi2": prof.chi2.tolist(),
+              "delta_chi2": prof.delta_chi2.tolist(), "chi2_min": prof.chi2_min, "best_fit": prof.best_fit,
+              "profiled": {k: np.asarray(v).tolist() for k, v in prof.profiled.items()},
+              "converged": np.asarray(prof.converged).tolist()}
+    if len(prof.poi) == 1:
+        for cl in (0.68, 0.95):
+            iv = prof.interval(cl)
+            result[f"interval_{int(cl * 100)}"] = iv
+            print(f"  {int(cl * 100)}% CL (Wilks) {prof.poi[0]}: " + ", ".join(f"[{a:.4g}, {b:.4g}]" for a, b in iv))
+    if not np.all(prof.converged):
+        print(f"  warning: {int(np.sum(~np.asarray(prof.converged)))} grid points did not converge")
+    out = spec.output_dir
+    _write_json(out / "profile.json", result)
+    _profile_figure(prof, out / "profile.png", spec.name)
+    print(f"wrote {out / 'profile.json'} and {out / 'profile.png'}  ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _profile_figure(prof, path: pathlib.Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if len(prof.poi) == 1:
+        x = prof.grid[prof.poi[0]]
+        ax.plot(x, prof.delta_chi2, color="C0")
+        for lvl, ls in ((1.0, "--"), (3.84, ":")):
+            ax.axhline(lvl, color="grey", ls=ls, lw=1)
+        ax.set_xscale("log")
+        ax.set_ylim(0, max(10.0, float(np.nanmin(prof.delta_chi2)) + 1))
+        ax.set_xlabel(prof.poi[0])
+        ax.set_ylabel(r"$\Delta\chi^2$ (profiled)")
+    else:
+        x, y = (prof.grid[p] for p in prof.poi)
+        cs = ax.contour(x, y, prof.delta_chi2.T, levels=[2.30, 5.99], colors=["C0", "C1"])
+        ax.clabel(cs, fmt={2.30: "68%", 5.99: "95%"})
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(prof.poi[0])
+        ax.set_ylabel(prof.poi[1])
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def cmd_sample(args) -> int:
+    from .inference import corner_plot, sample
+
+    spec = _load(args.spec)
+    opts = spec.tasks.get("sample", {})
+    lik = spec.build_likelihood()
+    t0 = time.perf_counter()
+    res = sample(lik, spec.priors(), num_warmup=opts.get("num_warmup", 500),
+                 num_samples=opts.get("num_samples", 1000), num_chains=opts.get("num_chains", 4),
+                 seed=opts.get("seed", 0), target_accept=opts.get("target_accept", 0.8),
+                 metadata=_metadata(spec, "sample", opts.get("seed", 0)))
+    print(f"{spec.name}: NUTS posterior of {lik}")
+    print(res.summary.to_string())
+    print(f"  max R-hat {res.max_r_hat:.4f}, min bulk ESS {res.min_ess_bulk:.0f}, min tail ESS "
+          f"{res.min_ess_tail:.0f}, divergences {res.divergences} ({100 * res.divergence_fraction:.2f} %)")
+    for name, (lo, hi) in res.credible_intervals(0.68).items():
+        print(f"  68% credible interval {name}: [{lo:.4g}, {hi:.4g}]")
+    out = spec.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    res.to_netcdf(out / "posterior.nc")
+    corner_plot(res, out / "corner.png")
+    print(f"wrote {out / 'posterior.nc'} and {out / 'corner.png'}  ({time.perf_counter() - t0:.1f} s)")
+    if not res.ok:
+        for p in res.problems:
+            print(f"  PROBLEM: {p}")
+        return 1
+    return 0
+
+
+def cmd_cite(args) -> int:
+    spec = _load(args.spec)
+    lik = spec.build_likelihood()
+    inp = spec.inputs()
+    print(f"# References behind {spec.path.name}\n")
+    print("## Theory: the model and its formulas")
+    print("- D. McKeen, J. N. Ng, D. Tuckler, Higgs Portal Interpretation of the Belle II B+ -> K+ nu nu "
+          "Measurement, arXiv:2312.00982 (errata: docs/paper-errata.md)")
+    print("\n## Inputs")
+    seen = {}
+    for name in inp.names:
+        seen.setdefault(inp.citation(name), []).append(name)
+    for src, names in seen.items():
+        print(f"- {src}  [{', '.join(names)}]")
+    print("\n## Measurements")
+    for c in lik.citations():
+        print(f"- {c}")
+    import tomllib
+    from importlib import resources
+
+    refs = tomllib.loads(resources.files("hpjax.data").joinpath("references.toml").read_text())
+    print("\n## Abbreviations")
+    for key, ref in refs.items():
+        print(f"- {key}: {ref['reference']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hpjax", description="Higgs-portal likelihoods for Belle II B+ -> K+ nu nubar")
     sub = p.add_subparsers(dest="command", required=True)
@@ -220,6 +422,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_paper)
     b = sub.add_parser("bounds", help="sin(theta) bounds of each likelihood term, paper vs latest dataset")
     b.set_defaults(func=cmd_bounds)
+    for name, func, text in (("fit", cmd_fit, "best fit and Hessian errors of a fit specification"),
+                             ("profile", cmd_profile, "profile likelihood (task.profile.poi) of a fit specification"),
+                             ("sample", cmd_sample, "NUTS posterior (task.sample) of a fit specification"),
+                             ("cite", cmd_cite, "references behind every input and measurement a fit uses")):
+        t = sub.add_parser(name, help=text, description=text)
+        t.add_argument("spec", help="fit specification, e.g. fits/singlet_profile_mhD.toml")
+        t.set_defaults(func=func)
     return p
 
 

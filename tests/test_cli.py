@@ -1,0 +1,145 @@
+"""End-to-end tests of the hpjax command on small fits, and every error path of the fit-spec reader."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from hpjax.cli import main
+from hpjax.spec import SpecError, load_spec
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+GOOD = """
+[fit]
+name = "tiny"
+[model]
+name = "singlet"
+[model.parameters]
+m_hD = 1.0
+sin_theta = 6.0e-3
+y_D = 1.0
+m_chi = 0.0
+[free.sin_theta]
+range = [1.0e-4, 0.1]
+scale = "log"
+prior = "log_uniform"
+[likelihood]
+dataset = "paper"
+terms = ["belle2"]
+nuisances = ["BR(B+->K+nunu)_SM"]
+[task.fit]
+n_starts = 2
+[task.profile.poi.sin_theta]
+range = [3.0e-3, 1.2e-2]
+points = 9
+[task.sample]
+num_warmup = 150
+num_samples = 200
+num_chains = 2
+seed = 2
+"""
+
+
+def _write(tmp_path, text, name="spec.toml"):
+    p = tmp_path / name
+    p.write_text(text + f'\n[output]\ndirectory = "{tmp_path / "out"}"\n')
+    return p
+
+
+def test_every_shipped_fit_spec_is_valid():
+    specs = sorted((ROOT / "fits").glob("*.toml"))
+    assert len(specs) >= 3
+    for p in specs:
+        spec = load_spec(p)
+        spec.build_likelihood()
+
+
+@pytest.mark.parametrize("edit,key,words", [
+    (("[fit]", "[fitt]"), "fitt", "unknown key"),
+    (('name = "singlet"', 'name = "triplet"'), "model.name", "valid"),
+    (("m_chi = 0.0", ""), "model.parameters", "missing parameter"),
+    (("y_D = 1.0", "y_D = -1.0"), "model.parameters.y_D", "outside the allowed range"),
+    (("m_hD = 1.0", 'm_hD = "one"'), "model.parameters.m_hD", "must be a number"),
+    (('scale = "log"', 'scale = "logarithmic"'), "free.sin_theta.scale", "valid"),
+    (("range = [1.0e-4, 0.1]", "range = [0.1, 1.0e-4]"), "free.sin_theta.range", "must be <"),
+    (("range = [1.0e-4, 0.1]", "range = [1.0e-4, 2.0]"), "free.sin_theta.range", "leaves the domain"),
+    (("[free.sin_theta]", "[free.sin_thetaa]"), "free.sin_thetaa", "not a parameter"),
+    (('terms = ["belle2"]', 'terms = ["belle3"]'), "likelihood.terms", "valid"),
+    (('dataset = "paper"', 'dataset = "newest"'), "likelihood.dataset", "valid"),
+    (('nuisances = ["BR(B+->K+nunu)_SM"]', 'nuisances = ["m_top"]'), "likelihood.nuisances", "valid"),
+    (("n_starts = 2", "n_starts = 0"), "task.fit.n_starts", ">= 1"),
+    (("n_starts = 2", "n_start = 2"), "task.fit.n_start", "unknown key"),
+    (("points = 9", "points = 1"), "task.profile.poi.sin_theta.points", ">= 2"),
+    (("[task.profile.poi.sin_theta]", "[task.profile.poi.m_hD]"), "task.profile.poi.m_hD", "free parameter"),
+])
+def test_spec_errors_name_file_key_and_allowed(tmp_path, edit, key, words):
+    text = GOOD.replace(*edit)
+    p = _write(tmp_path, text)
+    with pytest.raises(SpecError) as exc:
+        load_spec(p)
+    msg = str(exc.value)
+    assert msg.startswith("spec.toml: key '" + key + "'"), msg
+    assert words in msg
+
+
+def test_missing_file_and_bad_toml(tmp_path):
+    with pytest.raises(SpecError, match="no such fit specification"):
+        load_spec(tmp_path / "nope.toml")
+    p = tmp_path / "broken.toml"
+    p.write_text("[model\n")
+    with pytest.raises(SpecError, match="broken.toml: not valid TOML"):
+        load_spec(p)
+
+
+def test_cli_reports_spec_errors_before_computing(tmp_path):
+    p = _write(tmp_path, GOOD.replace("y_D = 1.0", "y_D = -1.0"))
+    r = subprocess.run([sys.executable, "-m", "hpjax.cli", "fit", str(p)], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "key 'model.parameters.y_D'" in r.stderr and "allowed range" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_help_for_every_command():
+    for cmd in ("fit", "profile", "sample", "cite", "demo", "predict", "paper", "bounds"):
+        r = subprocess.run([sys.executable, "-m", "hpjax.cli", cmd, "--help"], capture_output=True, text=True)
+        assert r.returncode == 0 and "usage: hpjax " + cmd in r.stdout
+
+
+def test_cli_fit_profile_sample_cite(tmp_path, capsys):
+    p = _write(tmp_path, GOOD)
+    out = tmp_path / "out"
+    assert main(["fit", str(p)]) == 0
+    fit = json.loads((out / "fit.json").read_text())
+    assert fit["converged"] and fit["params"]["sin_theta"] == pytest.approx(6.02e-3, rel=0.01)
+    assert fit["metadata"]["dataset"] == "paper" and fit["metadata"]["seed"] == 0
+    assert "hpjax_version" in fit["metadata"] and (out / "fit.png").stat().st_size > 1000
+
+    assert main(["profile", str(p)]) == 0
+    prof = json.loads((out / "profile.json").read_text())
+    lo, hi = prof["interval_68"][0]
+    assert lo < 6.02e-3 < hi and (out / "profile.png").exists()
+
+    rc = main(["sample", str(p)])
+    assert (out / "posterior.nc").exists() and (out / "corner.png").exists()
+    text = capsys.readouterr().out
+    assert "R-hat" in text and "divergences" in text
+    assert rc in (0, 1)  # 1 only when diagnostics fail, which the output then says
+    if rc == 1:
+        assert "PROBLEM" in text
+
+    assert main(["cite", str(p)]) == 0
+    text = capsys.readouterr().out
+    assert "arXiv:2312.00982" in text and "2311.14647" in text and "PDG" in text
+
+
+def test_cli_predict_and_bad_parameters(capsys):
+    assert main(["predict", "singlet", "m_hD=1", "sin_theta=6e-3", "y_D=1", "m_chi=0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 1e-5 < out["BR(B+->K+inv)"]["unified"] < 3e-5
+    with pytest.raises(SystemExit, match="allowed range"):
+        main(["predict", "singlet", "m_hD=1", "sin_theta=6", "y_D=1", "m_chi=0"])
+    with pytest.raises(SystemExit, match="unknown parameter"):
+        main(["predict", "singlet", "m_h=1"])
