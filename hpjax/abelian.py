@@ -37,7 +37,7 @@ def lagrangian_parameters(model, inputs: Inputs | None = None, exact: bool = Fal
     if exact:
         lam_H = (mh**2 * c**2 + mhD**2 * s**2) / (2.0 * v**2)
         lam_S = (mh**2 * s**2 + mhD**2 * c**2) / (2.0 * vD**2)
-        lam_SH = s * c * (mh**2 - mhD**2) / (v * vD)
+        lam_SH = s * c * (mhD**2 - mh**2) / (v * vD)  # rotation (8)-(9): M^2_HS = s c (m_hD^2 - m_h^2)
     else:
         lam_H = mh**2 / (2.0 * v**2)
         lam_S = mhD**2 / (2.0 * vD**2)

@@ -208,7 +208,8 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
         def per_channel(row):
             b = (row["mP"] - row["mD"]) ** 2
             ok = (b > a) & (G > 0)
-            a_s, b_s, G_s = jnp.where(ok, a, 0.0), jnp.where(ok, b, 1.0), jnp.where(ok, G, 1.0)
+            # masked (closed) channels integrate a regular dummy range away from q^2 = 0
+            a_s, b_s, G_s = jnp.where(ok, a, 1.0), jnp.where(ok, b, 2.0), jnp.where(ok, G, 1.0)
             x, w = bw_quadrature(a_s, b_s, M, G_s, n)
             mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
             g2 = _gamma2_from_row(row, mod.sin_theta, x)

@@ -21,6 +21,8 @@ ValueError: SingletHiggsPortal: sin_theta = 2.0 is outside the allowed range [-1
 
 from __future__ import annotations
 
+import inspect
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -52,7 +54,13 @@ class _Model:
     #: name -> (low, high, low_inclusive, high_inclusive)
     DOMAIN: dict[str, tuple[float, float, bool, bool]] = {}
 
-    def __init__(self, **params):
+    def __init__(self, *args, **params):
+        if len(args) > len(self.PARAMS):
+            raise TypeError(f"{type(self).__name__} takes parameters {list(self.PARAMS)}; got {len(args)} positional values")
+        for p, a in zip(self.PARAMS, args):
+            if p in params:
+                raise TypeError(f"{type(self).__name__}: parameter {p} given twice; parameters: {list(self.PARAMS)}")
+            params[p] = a
         missing = [p for p in self.PARAMS if p not in params]
         extra = sorted(set(params) - set(self.PARAMS))
         name = type(self).__name__
@@ -116,6 +124,9 @@ class _Model:
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         jax.tree_util.register_pytree_node_class(cls)
+        # a readable signature for help() and IDEs: Model(m_hD, sin_theta, ...)
+        cls.__signature__ = inspect.Signature(
+            [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in cls.PARAMS])
 
 
 def _fmt(x: float) -> str:
@@ -141,9 +152,6 @@ class SingletHiggsPortal(_Model):
         "m_chi": (0.0, _INF, True, False),
     }
 
-    def __init__(self, m_hD, sin_theta, y_D, m_chi):
-        super().__init__(m_hD=m_hD, sin_theta=sin_theta, y_D=y_D, m_chi=m_chi)
-
 
 class DarkAbelianHiggs(_Model):
     """Dark abelian Higgs model (paper Sec. IV): h_D decays to dark photons A_D.
@@ -159,9 +167,6 @@ class DarkAbelianHiggs(_Model):
         "v_D": (0.0, _INF, False, False),
         "m_AD": (0.0, _INF, True, False),
     }
-
-    def __init__(self, m_hD, sin_theta, v_D, m_AD):
-        super().__init__(m_hD=m_hD, sin_theta=sin_theta, v_D=v_D, m_AD=m_AD)
 
 
 MODELS = {"singlet": SingletHiggsPortal, "dark_abelian": DarkAbelianHiggs}

@@ -65,16 +65,17 @@ def _endpoint_map(n):
     return u, du
 
 
-def _peak(lo, hi, M, G, n):
-    """Segment [lo, hi] (hi >= lo) with the Breit-Wigner map; weights include the BW factor."""
+def _peak(lo_off, hi_off, M, G, n):
+    """Segment x - M in [lo_off, hi_off] with the Breit-Wigner map; weights include the BW factor.
+    The ends are offsets from the pole, so that G/M down to 1e-12 loses no precision."""
     u, du = _endpoint_map(n)
-    nonempty = hi > lo
-    hi_s = jnp.where(nonempty, hi, lo + G)
-    ta = (lo - M) / G
-    delta = jnp.arctan2(G * (hi_s - lo), G * G + (lo - M) * (hi_s - M))
+    nonempty = hi_off > lo_off
+    hi_s = jnp.where(nonempty, hi_off, lo_off + G)
+    ta = lo_off / G
+    delta = jnp.arctan2(G * (hi_s - lo_off), G * G + lo_off * hi_s)
     tau = jnp.tan(delta * u)
-    x = M + G * (ta + tau) / (1.0 - ta * tau)
-    x = jnp.clip(x, lo, hi_s)
+    off = G * (ta + tau) / (1.0 - ta * tau)
+    x = M + jnp.clip(off, lo_off, hi_s)
     w = du * delta / G
     return x, jnp.where(nonempty, w, 0.0)
 
@@ -99,9 +100,9 @@ def bw_quadrature(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH
     Requires b > a and G > 0 (callers mask other cases).
     """
     KG = K * G
-    # peak segment: [max(a, M-KG), min(b, M+KG)]
-    p_lo = jnp.maximum(a, M - KG)
-    p_hi = jnp.minimum(b, M + KG)
+    # peak segment: x - M in [max(a - M, -KG), min(b - M, KG)]
+    p_lo = jnp.maximum(a - M, -KG)
+    p_hi = jnp.minimum(b - M, KG)
     xp, wp = _peak(p_lo, jnp.maximum(p_hi, p_lo), M, G, n)
     # upper tail: d in [max(KG, a-M), b-M]
     xu, wu = _tail(jnp.maximum(KG, a - M), b - M, M, G, 1.0, n)

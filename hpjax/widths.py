@@ -53,7 +53,9 @@ def gamma_S_to_ADAD(m, v_D, m_AD, cos_theta):
     """Eq. (46), corrected: width of a scalar of mass m to two dark photons of the U(1)_D."""
     x = m_AD**2
     poly = m**4 - 4.0 * m**2 * x + 12.0 * x**2
-    return cos_theta**2 * poly * sqrt_pos(beta_threshold(m**2, m_AD)) / (32.0 * jnp.pi * m * v_D**2)
+    pos = m > 0  # m -> 0 only at a closed threshold (m_AD = 0): width 0, gradient finite
+    m_s = jnp.where(pos, m, 1.0)
+    return jnp.where(pos, cos_theta**2 * poly * sqrt_pos(beta_threshold(m**2, m_AD)) / (32.0 * jnp.pi * m_s * v_D**2), 0.0)
 
 
 def _gamma_S_to_ll(m, sin_theta, m_l, inputs):

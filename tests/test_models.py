@@ -1,0 +1,179 @@
+"""hpjax.models: validation of parameter domains, keyword checking, pytree behaviour."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import hpjax
+
+S, D = hpjax.SingletHiggsPortal, hpjax.DarkAbelianHiggs
+GOOD = {
+    S: dict(m_hD=1.0, sin_theta=6e-3, y_D=1.0, m_chi=0.1),
+    D: dict(m_hD=1.0, sin_theta=6e-3, v_D=50.0, m_AD=0.1),
+}
+FOUR_PI = f"{4 * math.pi:g}"  # 12.5664
+
+# (class, parameter, bad value, value as printed, allowed range as printed)
+BAD = [
+    (S, "m_hD", 0.0, "0.0", "(0, inf)"),
+    (S, "m_hD", -1.0, "-1.0", "(0, inf)"),
+    (S, "m_hD", float("nan"), "nan", "(0, inf)"),
+    (S, "m_hD", float("inf"), "inf", "(0, inf)"),
+    (S, "sin_theta", 1.5, "1.5", "[-1, 1]"),
+    (S, "sin_theta", -1.0000001, "-1.0000001", "[-1, 1]"),
+    (S, "sin_theta", float("nan"), "nan", "[-1, 1]"),
+    (S, "y_D", -0.5, "-0.5", f"[0, {FOUR_PI}]"),
+    (S, "y_D", 4 * math.pi + 1e-9, repr(4 * math.pi + 1e-9), f"[0, {FOUR_PI}]"),
+    (S, "y_D", float("inf"), "inf", f"[0, {FOUR_PI}]"),
+    (S, "m_chi", -0.1, "-0.1", "[0, inf)"),
+    (S, "m_chi", float("-inf"), "-inf", "[0, inf)"),
+    (D, "m_hD", -2.0, "-2.0", "(0, inf)"),
+    (D, "sin_theta", -2.0, "-2.0", "[-1, 1]"),
+    (D, "v_D", 0.0, "0.0", "(0, inf)"),
+    (D, "v_D", -10.0, "-10.0", "(0, inf)"),
+    (D, "v_D", float("nan"), "nan", "(0, inf)"),
+    (D, "m_AD", -0.01, "-0.01", "[0, inf)"),
+    (D, "m_AD", float("inf"), "inf", "[0, inf)"),
+]
+
+
+@pytest.mark.parametrize("cls,name,value,shown,rng", BAD,
+                         ids=[f"{c.__name__}-{n}={v}" for c, n, v, _, _ in BAD])
+def test_out_of_domain_raises_with_name_value_and_range(cls, name, value, shown, rng):
+    params = dict(GOOD[cls], **{name: value})
+    with pytest.raises(ValueError) as exc:
+        cls(**params)
+    msg = str(exc.value)
+    assert f"{name} = {shown}" in msg
+    assert rng in msg
+    assert cls.__name__ in msg
+
+
+@pytest.mark.parametrize("cls,name,value,shown,rng", [
+    (S, "m_hD", [1.0, -2.0, 3.0], "-2.0", "(0, inf)"),
+    (S, "sin_theta", [0.1, 0.2, 1.2], "1.2", "[-1, 1]"),
+    (S, "y_D", [1.0, -0.25], "-0.25", f"[0, {FOUR_PI}]"),
+    (D, "v_D", [10.0, 0.0], "0.0", "(0, inf)"),
+    (D, "m_AD", [0.1, float("nan")], "nan", "[0, inf)"),
+])
+@pytest.mark.parametrize("array", [np.asarray, jnp.asarray], ids=["numpy", "jax"])
+def test_out_of_range_array_element_is_named(cls, name, value, shown, rng, array):
+    """A batch of parameter points: the message shows the offending element and the range."""
+    params = dict(GOOD[cls], **{name: array(value)})
+    with pytest.raises(ValueError) as exc:
+        cls(**params)
+    msg = str(exc.value)
+    assert f"{name} = {shown} " in msg
+    assert rng in msg
+
+
+def test_boundary_values_are_accepted():
+    assert S(m_hD=1e-12, sin_theta=1.0, y_D=4 * math.pi, m_chi=0.0).y_D == 4 * math.pi
+    assert S(m_hD=1.0, sin_theta=-1.0, y_D=0.0, m_chi=0.0).sin_theta == -1.0
+    assert D(m_hD=1.0, sin_theta=0.0, v_D=1e-6, m_AD=0.0).m_AD == 0.0
+    m = S(m_hD=jnp.linspace(0.1, 5, 7), sin_theta=jnp.zeros(7), y_D=1.0, m_chi=0.0)
+    assert m.m_hD.shape == (7,)
+
+
+def test_non_broadcastable_shapes_raise():
+    with pytest.raises(ValueError, match="broadcast"):
+        S(m_hD=jnp.ones(3), sin_theta=jnp.full(2, 0.1), y_D=1.0, m_chi=0.1)
+
+
+@pytest.mark.parametrize("cls", [S, D], ids=["singlet", "abelian"])
+def test_positional_construction_matches_keywords(cls):
+    assert cls(*GOOD[cls].values()) == cls(**GOOD[cls])
+    assert cls.PARAMS == tuple(GOOD[cls])
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0, mchi=0.1)),  # misspelt
+    (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0)),  # missing
+    (D, dict(m_hD=1.0, sin_theta=0.1, v_D=10.0, m_AD=0.1, y_D=1.0)),  # extra
+    (D, dict(m_hD=1.0, sin_theta=0.1, m_AD=0.1)),  # missing
+])
+def test_wrong_keywords_raise_typeerror_listing_parameters(cls, kwargs):
+    """Regression: explicit subclass __init__ signatures let Python raise its own TypeError,
+    which did not list the parameters."""
+    with pytest.raises(TypeError) as exc:
+        cls(**kwargs)
+    msg = str(exc.value)
+    assert all(p in msg for p in cls.PARAMS), msg
+
+
+@pytest.mark.parametrize("cls,kwargs", [
+    (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0, mchi=0.1)),
+    (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0)),
+    (D, dict(m_hD=1.0, sin_theta=0.1, v_D=10.0, m_AD=0.1, y_D=1.0)),
+])
+def test_wrong_keywords_raise_typeerror(cls, kwargs):
+    """At least the type of the error is right, and it names the offending keyword."""
+    with pytest.raises(TypeError) as exc:
+        cls(**kwargs)
+    odd = (set(kwargs) ^ set(cls.PARAMS)).pop()
+    assert odd in str(exc.value)
+
+
+def test_no_validation_inside_jit():
+    """Traced values are not validated: sin_theta = 2.0 passed as a jit argument raises nothing."""
+
+    @jax.jit
+    def build(s, m):
+        model = S(m_hD=m, sin_theta=s, y_D=1.0, m_chi=0.1)
+        return model.sin_theta * 2.0, model.m_hD
+
+    s2, m = build(2.0, -1.0)
+    assert float(s2) == 4.0 and float(m) == -1.0
+    # vmap traces too
+    out = jax.vmap(lambda v: D(m_hD=1.0, sin_theta=0.1, v_D=v, m_AD=0.1).v_D)(jnp.array([-1.0, 0.0]))
+    np.testing.assert_array_equal(np.asarray(out), [-1.0, 0.0])
+    # ... but a model built from concrete (closed-over) numbers inside jit is still checked
+    with pytest.raises(ValueError, match="sin_theta = 2.0"):
+        jax.jit(lambda x: S(m_hD=1.0, sin_theta=2.0, y_D=1.0, m_chi=0.1).m_hD * x)(1.0)
+
+
+@pytest.mark.parametrize("cls", [S, D], ids=["singlet", "abelian"])
+def test_models_are_pytrees(cls):
+    m = cls(**GOOD[cls])
+    leaves, treedef = jax.tree_util.tree_flatten(m)
+    assert leaves == list(GOOD[cls].values())
+    back = jax.tree_util.tree_unflatten(treedef, leaves)
+    assert type(back) is cls and back == m
+    doubled = jax.tree_util.tree_map(lambda x: 2 * x, m)
+    assert type(doubled) is cls
+    assert doubled.params() == {k: 2 * v for k, v in GOOD[cls].items()}
+    assert m.params() == GOOD[cls]  # the original is untouched (immutable)
+    with pytest.raises(AttributeError):
+        m.m_hD = 3.0
+    # a pytree of models and arrays goes through jit and comes back as a model
+    out = jax.jit(lambda mm: jax.tree_util.tree_map(lambda x: x + 1.0, mm))(m)
+    assert type(out) is cls and float(out.m_hD) == GOOD[cls]["m_hD"] + 1.0
+    # the same structure for every instance: models with different values share one treedef
+    other = cls(**dict(GOOD[cls], m_hD=2.5))
+    assert jax.tree_util.tree_structure(other) == treedef
+
+
+def test_unflatten_does_not_validate():
+    """Documented: rebuilding from leaves (what jit/vmap/grad do) skips validation."""
+    m = S(**GOOD[S])
+    neg = jax.tree_util.tree_map(lambda x: -x, m)
+    assert neg.m_hD == -1.0
+    with pytest.raises(ValueError, match="m_hD = -1.0"):
+        neg.validate()
+
+
+@pytest.mark.parametrize("cls", [S, D], ids=["singlet", "abelian"])
+def test_replace_validates(cls):
+    m = cls(**GOOD[cls])
+    r = m.replace(sin_theta=0.5)
+    assert r.sin_theta == 0.5 and m.sin_theta == GOOD[cls]["sin_theta"]
+    assert type(r) is cls
+    with pytest.raises(ValueError, match=r"sin_theta = 2\.0 .*\[-1, 1\]"):
+        m.replace(sin_theta=2.0)
+    with pytest.raises(ValueError, match=r"m_hD = -3\.0 .*\(0, inf\)"):
+        m.replace(m_hD=-3.0)
+    with pytest.raises(TypeError):
+        m.replace(not_a_parameter=1.0)
