@@ -31,8 +31,9 @@ class Quadratic:
 TR = {"x": Transform("linear", -10, 10), "y": Transform("log", 1e-8, 1.0)}
 
 
-def test_best_fit_recovers_synthetic_optimum():
-    fit = best_fit(Quadratic(), transforms=TR, n_starts=6, seed=3)
+@pytest.mark.parametrize("method", ["bfgs", "optax_lbfgs"])
+def test_best_fit_recovers_synthetic_optimum(method):
+    fit = best_fit(Quadratic(), transforms=TR, n_starts=6, seed=3, method=method)
     assert fit.converged, fit.message
     assert fit.params["x"] == pytest.approx(2.0, abs=1e-6)
     assert math.log10(fit.params["y"]) == pytest.approx(-3.0, abs=1e-6)

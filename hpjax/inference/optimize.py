@@ -182,11 +182,40 @@ def _bfgs(f, u, max_iter: int, gtol: float):
     return u, fu, jnp.max(jnp.abs(g)), k, ok
 
 
-def minimize_batch(f, u0, max_iter: int = 500, gtol: float = 1e-6):
+def _optax_lbfgs(f, u, max_iter: int, gtol: float):
+    """optax L-BFGS (zoom line search) as one while_loop; same outputs as :func:`_bfgs`."""
+    import optax
+
+    opt = optax.lbfgs()
+    vg = optax.value_and_grad_from_state(f)
+
+    def cond(c):
+        u, state, k, g, val = c
+        return (k < max_iter) & (g > gtol) & jnp.isfinite(val)
+
+    def body(c):
+        u, state, k, _, _ = c
+        value, grad = vg(u, state=state)
+        updates, state = opt.update(grad, state, u, value=value, grad=grad, value_fn=f)
+        return optax.apply_updates(u, updates), state, k + 1, jnp.max(jnp.abs(grad)), value
+
+    val0, g0 = jax.value_and_grad(f)(u)
+    u, _, k, _, _ = jax.lax.while_loop(cond, body, (u, opt.init(u), 0, jnp.max(jnp.abs(g0)), val0))
+    val, g = jax.value_and_grad(f)(u)
+    return u, val, jnp.max(jnp.abs(g)), k, jnp.isfinite(val)
+
+
+METHODS = {"bfgs": _bfgs, "optax_lbfgs": _optax_lbfgs}
+
+
+def minimize_batch(f, u0, max_iter: int = 500, gtol: float = 1e-6, method: str = "bfgs"):
     """Minimise f(u) (u: (d,)) from a batch of starts u0 (n, d), all at once (vmap).
 
+    ``method``: "bfgs" (default: dense BFGS, compiles fastest) or "optax_lbfgs".
     Returns (u, f(u), |grad|_inf, iterations, line_search_ok) per start."""
-    return jax.vmap(lambda u: _bfgs(f, u, max_iter, gtol))(u0)
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}'; valid: {list(METHODS)}")
+    return jax.vmap(lambda u: METHODS[method](f, u, max_iter, gtol))(u0)
 
 
 def hessian_fd(grad_fn, u, rel_step: float = 1e-5):
@@ -203,7 +232,7 @@ def hessian_fd(grad_fn, u, rel_step: float = 1e-5):
 
 
 def best_fit(lik, transforms: dict | None = None, n_starts: int = 8, seed: int = 0, max_iter: int = 500,
-             gtol: float = 1e-6, init: dict | None = None) -> FitResult:
+             gtol: float = 1e-6, init: dict | None = None, method: str = "bfgs") -> FitResult:
     """Global best fit of ``lik`` (minimum of ``lik.chi2``) from ``n_starts`` starting points:
     the initial parameters plus random points spread over the transform ranges."""
     names = list(lik.parameters())
@@ -227,7 +256,7 @@ def best_fit(lik, transforms: dict | None = None, n_starts: int = 8, seed: int =
     is_nuis = jnp.array([tr[n].kind == "standard" for n in names])
     rnd = jnp.where(is_nuis, 0.0, rnd)
     u0 = jnp.concatenate([u_init[None, :], rnd], axis=0)
-    u, val, gnorm, iters, ls_ok = jax.jit(lambda u0: minimize_batch(objective, u0, max_iter, gtol))(u0)
+    u, val, gnorm, iters, ls_ok = jax.jit(lambda u0: minimize_batch(objective, u0, max_iter, gtol, method))(u0)
     val = np.asarray(val)
     gnorm = np.asarray(gnorm)
     ok = np.isfinite(val) & (val < 1e29)
