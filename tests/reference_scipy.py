@@ -2,7 +2,7 @@
 
     D. McKeen, J. N. Ng, D. Tuckler,
     "Higgs Portal Interpretation of the Belle II B+ -> K+ nu nu Measurement"
-    (paper copy: /work/shared/paper/higgs-portal-belle2-bknunu.md).
+    (paper copy: shared/paper/higgs-portal-belle2-bknunu.md beside the checkout).
 
 Plain floats, numpy and scipy only (deliberately *no* jax), so that it can be
 used as an independent cross-check of the JAX implementation in ``hpjax``.

@@ -15,8 +15,10 @@ from hpjax.couplings import ckm
 from hpjax.inputs import DEFAULT_FORMFACTORS, formfactor_sets
 
 DATA = pathlib.Path(hpjax.__file__).parent / "data"
-PAPER = pathlib.Path("/work/shared/paper/higgs-portal-belle2-bknunu.md")
-GRVDV_YAML = pathlib.Path("/work/shared/data/formfactors/GRvDV2023_arXiv-2305-06301v1_BSZ-parameters-N2.yaml")
+PAPER = pathlib.Path(__file__).resolve().parents[2] / "shared" / "paper" / "higgs-portal-belle2-bknunu.md"
+# the shared data folder sits beside the checkout (as in CI); the test skips without it
+GRVDV_YAML = (pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "formfactors"
+              / "GRvDV2023_arXiv-2305-06301v1_BSZ-parameters-N2.yaml")
 FF_NAMES = ["BK_f0_a0", "BK_f0_a1", "BK_f0_a2", "BKstar_A0_a0", "BKstar_A0_a1", "BKstar_A0_a2"]
 
 
@@ -129,6 +131,8 @@ def test_kl3_set_replaces_the_kpi_form_factor(inputs):
 def _grvdv_means():
     """The six GRvDV2023 parameters from the shipped flavio YAML."""
     yaml = pytest.importorskip("yaml")
+    if not GRVDV_YAML.is_file():
+        pytest.skip(f"shared data not beside the checkout ({GRVDV_YAML})")
     data = yaml.safe_load(GRVDV_YAML.read_text())
     bk = data["B->K::FormFactors[parametric,BSZ]@GRvDV:2023A"]
     bks = data["B->K^*::FormFactors[parametric,BSZ]@GRvDV:2023A"]
@@ -165,6 +169,8 @@ def test_grvdv2023_means_equal_the_yaml():
 def _table_ii():
     """Table II of the paper: {row: (m_R, a0, a1, a2)} as printed."""
     rows = {}
+    if not PAPER.is_file():
+        pytest.skip(f"the paper is not beside the checkout ({PAPER})")
     for line in PAPER.read_text().splitlines():
         m = re.match(r"\|\s*\$B \\rightarrow (K\^\*|K)\$\s*\|(.*)\|\s*$", line)
         if m:
