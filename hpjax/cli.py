@@ -9,6 +9,8 @@
     hpjax profile FITSPEC.toml    1D/2D profile likelihood with Wilks intervals
     hpjax sample FITSPEC.toml     NUTS posterior; exits 1 when R-hat > 1.01 or divergences > 1 %
     hpjax cite FITSPEC.toml       the references behind every input and measurement a fit uses
+    hpjax scan FITSPEC.toml       grid scan (task.scan), chunked, sharded over all devices, resumable
+    hpjax plot FITSPEC.toml       the paper's figure (plot.kind) from the scan's scan.nc
 
 Only this module prints or writes files; the physics modules never do.
 """
@@ -406,6 +408,54 @@ def cmd_cite(args) -> int:
     return 0
 
 
+def cmd_scan(args) -> int:
+    from .inference.scan import scan
+    from .spec import axis_values
+
+    spec = _load(args.spec)
+    opts = spec.tasks.get("scan")
+    if opts is None or "axes" not in opts:
+        raise SystemExit(f"hpjax: {spec.path.name}: key 'task.scan.axes': missing; give 1 to 3 scan axes")
+    lik = spec.build_likelihood()
+    axes = {a: axis_values(s, spec.free[a]) for a, s in opts["axes"].items()}
+    n = 1
+    for v in axes.values():
+        n *= len(v)
+    print(f"{spec.name}: scanning {n} points of {lik}")
+    meta = _metadata(spec, "scan")
+    meta.pop("created", None)  # a resumed scan must write the same file as an uninterrupted one
+    t0 = time.perf_counter()
+    ds = scan(lik, axes, spec.output_dir, profile=opts.get("profile", ()), observables=opts.get("observables", ()),
+              chunk_size=args.chunk_size or opts.get("chunk_size"), transforms=spec.transforms(lik),
+              metadata=meta, progress=not args.quiet, max_chunks=args.max_chunks)
+    if ds is None:
+        print(f"stopped after {args.max_chunks} chunks (rerun to resume)")
+        return 0
+    dt = time.perf_counter() - t0
+    print(f"wrote {spec.output_dir / 'scan.nc'}: {n} points in {dt:.1f} s ({n / dt:.3g} points/s, "
+          f"{ds.attrs['n_chunks']} chunks of {ds.attrs['chunk_size']} on {ds.attrs['n_devices']} device(s))")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    import xarray as xr
+
+    from .plotting import draw
+
+    spec = _load(args.spec)
+    plot = spec.tasks.get("plot") or {}
+    if "kind" not in plot:
+        raise SystemExit(f"hpjax: {spec.path.name}: key 'plot.kind': missing; valid: ['fig1', 'fig2', 'fig4']")
+    nc = spec.output_dir / "scan.nc"
+    if not nc.exists():
+        raise SystemExit(f"hpjax: {nc} not found: run `hpjax scan {spec.path}` first")
+    with xr.open_dataset(nc, engine="h5netcdf") as ds:
+        summary = draw(plot["kind"], ds.load(), spec.output_dir / spec.name, plot.get("title", ""),
+                       plot.get("formats", ["png", "pdf"]))
+    print("wrote " + ", ".join(summary["files"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hpjax", description="Higgs-portal likelihoods for Belle II B+ -> K+ nu nubar")
     sub = p.add_subparsers(dest="command", required=True)
@@ -429,6 +479,17 @@ def build_parser() -> argparse.ArgumentParser:
         t = sub.add_parser(name, help=text, description=text)
         t.add_argument("spec", help="fit specification, e.g. fits/singlet_profile_mhD.toml")
         t.set_defaults(func=func)
+    t = sub.add_parser("scan", help="grid scan of a fit specification (task.scan)",
+                       description="grid scan (task.scan): chunked, sharded over all devices, resumable")
+    t.add_argument("spec", help="fit specification, e.g. fits/fig1_unified.toml")
+    t.add_argument("--chunk-size", type=int, default=None, help="points per chunk (default: from free memory)")
+    t.add_argument("--max-chunks", type=int, default=None, help="stop after this many chunks (resume later)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_scan)
+    t = sub.add_parser("plot", help="draw the paper's figure (plot.kind) from a scan",
+                       description="draw the paper's figure (plot.kind) from the scan's scan.nc")
+    t.add_argument("spec", help="fit specification, e.g. fits/fig1_unified.toml")
+    t.set_defaults(func=cmd_plot)
     return p
 
 

@@ -39,7 +39,8 @@ from .decays import KL_CONVENTIONS, PRESCRIPTIONS
 
 __all__ = ["SpecError", "FitSpec", "load_spec"]
 
-_SECTIONS = {"fit", "model", "free", "likelihood", "task", "output"}
+_SECTIONS = {"fit", "model", "free", "likelihood", "task", "output", "plot"}
+PLOT_KINDS = ("fig1", "fig2", "fig4")
 _LIK_KEYS = {"dataset", "terms", "conventions", "higgs_scenario", "nuisances", "formfactors", "prescription",
              "kl_convention"}
 _FREE_KEYS = {"range", "scale", "prior"}
@@ -49,6 +50,7 @@ _TASK_KEYS = {
     "sample": {"num_warmup": int, "num_samples": int, "num_chains": int, "seed": int, "target_accept": float},
     "scan": {"axes": dict, "profile": list, "chunk_size": int, "observables": list},
 }
+_PLOT_KEYS = {"kind": str, "title": str, "formats": list}
 HIGGS_SCENARIOS = ("lhc", "hl_lhc", "ilc", "clic", "fcc_ee")
 
 
@@ -236,6 +238,24 @@ def load_spec(path) -> FitSpec:
                 if not isinstance(spec.get("points", 0), int) or spec.get("points", 2) < 2:
                     _err(path, f"{where}.{a}.points", f"must be an integer >= 2, got {spec.get('points')!r}")
         tasks[tname] = t
+
+    if "scan" in tasks:
+        from .observables import OBSERVABLES
+
+        for n in tasks["scan"].get("profile", []):
+            if n not in free or n in tasks["scan"].get("axes", {}):
+                _err(path, "task.scan.profile", f"{n!r} must be a free parameter that is not a scan axis; free: {list(free)}")
+        for o in tasks["scan"].get("observables", []):
+            _choice(path, "task.scan.observables", o, list(OBSERVABLES))
+    plot = raw.get("plot", {})
+    _check_keys(path, "plot", plot, set(_PLOT_KEYS))
+    if plot:
+        if "kind" not in plot:
+            _err(path, "plot.kind", f"missing; valid: {list(PLOT_KINDS)}")
+        _choice(path, "plot.kind", plot["kind"], PLOT_KINDS)
+        for f in plot.get("formats", []):
+            _choice(path, "plot.formats", f, ("png", "pdf", "svg"))
+    tasks["plot"] = plot
 
     out = raw.get("output", {})
     _check_keys(path, "output", out, {"directory"})

@@ -1,0 +1,211 @@
+"""The paper's figures from scan results (``scan.nc`` of :func:`hpjax.inference.scan.scan`).
+
+* Fig. 1 (singlet): sin(theta) versus m_hD with the Belle II 2 sigma band and central curve, the
+  NA62, KOTO and Belle K* exclusions and the Higgs-invisible lines of Table I.
+* Fig. 2 (singlet, m_hD = 1 GeV): y_D versus sin(theta) with the R_K / R_K* exclusion.
+* Fig. 4 (dark abelian, v_D = 10 and 50 GeV): as Fig. 1 with the stability line of eq. (36).
+
+Conventions: the band is Delta chi2(belle2) <= 4 (2 sigma in one parameter, the paper's band);
+an upper-limit term excludes where its -2 ln L exceeds 2.706 (the 90 % CL quantile of the
+half-normal; any value for the step convention, whose -2 ln L is 0 or inf); the LFU exclusion
+is Delta chi2(lfu) > 4 relative to its value without new physics.
+
+Each function returns a small summary of what it drew (used by the tests) and writes the
+figure in every requested format.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+
+__all__ = ["draw", "fig1", "fig2", "fig4"]
+
+UL_LEVEL = 2.705543454095404  # Phi^-1(0.95)^2: -2 ln L of a half-normal at its 90 % CL limit
+BAND_LEVEL = 4.0
+_EXCL = {"na62": ("NA62 $K^+\\to\\pi^+$ + inv", "0.55"), "koto": ("KOTO $K_L\\to\\pi^0\\nu\\bar\\nu$", "0.7"),
+         "belle_kstar": ("Belle $B^0\\to K^{*0}\\nu\\bar\\nu$", "0.45")}
+_HINV_STYLE = {"lhc": ("LHC", "-"), "hl_lhc": ("HL-LHC", "--"), "ilc": ("ILC", ":"), "clic": ("CLIC", (0, (5, 1, 1, 1))),
+               "fcc_ee": ("FCC-ee", "-.")}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _central_value(ds) -> float:
+    from .likelihood.measurements import load_dataset, load_measurement
+
+    ident = json.loads(ds.attrs["identity"])
+    d = load_dataset(ident["dataset"])
+    b2 = load_measurement(d["belle2"][0])
+    sm = load_measurement(d["sm_prediction"][0])
+    return b2.value - sm.value
+
+
+def _hinv_limits(ds) -> dict:
+    from .likelihood.measurements import load_dataset, load_measurement
+
+    d = load_dataset(json.loads(ds.attrs["identity"])["dataset"])
+    return {k: load_measurement(v).limit for k, v in d["higgs_invisible"]["scenarios"].items()}
+
+
+def _m2(ds, name):
+    return -2.0 * np.asarray(ds[name].values, dtype=float)
+
+
+def _panel(ax, ds, x, y, sel=None, hinv=("lhc", "hl_lhc", "ilc", "clic", "fcc_ee"), endpoint=None, summary=None):
+    """Band, central curve, exclusions and Higgs-invisible lines on one (x, y) panel."""
+    sub = ds if sel is None else ds.isel(sel)
+    X, Y = np.meshgrid(sub[x].values, sub[y].values, indexing="ij")
+    summary = {} if summary is None else summary
+    # exclusions (grey)
+    for term, (label, colour) in _EXCL.items():
+        name = f"logL_{term}"
+        if name not in sub:
+            continue
+        excl = _m2(sub, name) > UL_LEVEL
+        if excl.any():
+            ax.contourf(X, Y, excl.astype(float), levels=[0.5, 1.5], colors=[colour], alpha=0.55)
+            ax.plot([], [], color=colour, lw=6, alpha=0.55, label=label)
+        summary[f"excluded_{term}"] = excl
+    # Belle II band and central curve
+    if "logL_belle2" in sub:
+        band = _m2(sub, "logL_belle2") <= BAND_LEVEL
+        ax.contourf(X, Y, band.astype(float), levels=[0.5, 1.5], colors=["#3b75af"], alpha=0.6)
+        ax.plot([], [], color="#3b75af", lw=6, alpha=0.6, label=r"Belle II $2\sigma$")
+        summary["band"] = band
+    obs = "obs_BR(B+->K+inv)"
+    if obs in sub:
+        central = _central_value(ds)
+        v = np.asarray(sub[obs].values)
+        if np.nanmin(v) < central < np.nanmax(v):
+            ax.contour(X, Y, v, levels=[central], colors="white", linestyles="--", linewidths=1.5)
+    # Higgs invisible
+    hobs = "obs_BR(h->inv)"
+    if hobs in sub:
+        limits = _hinv_limits(ds)
+        v = np.asarray(sub[hobs].values)
+        for scen in hinv:
+            lim = limits[scen]
+            label, ls = _HINV_STYLE[scen]
+            if np.nanmin(v) < lim < np.nanmax(v):
+                ax.contour(X, Y, v, levels=[lim], colors="#c0392b", linestyles=[ls], linewidths=1.4)
+                ax.plot([], [], color="#c0392b", ls=ls, label=f"BR($h\\to$inv) {label} {100 * lim:g}%")
+    if endpoint is not None:
+        ax.axvline(endpoint, color="#3b75af", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return summary
+
+
+def _save(fig, path: pathlib.Path, formats) -> list[str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in formats:
+        p = path.with_suffix("." + f)
+        fig.savefig(p, dpi=140)
+        out.append(str(p))
+    return out
+
+
+def fig1(ds, path, title="", formats=("png", "pdf")) -> dict:
+    """Fig. 1: sin(theta) versus m_hD (singlet)."""
+    import hpjax
+
+    plt = _plt()
+    inp = hpjax.Inputs.default()
+    fig, ax = plt.subplots(figsize=(6.2, 4.8))
+    summary = _panel(ax, ds, "m_hD", "sin_theta", endpoint=float(inp.m_Bp - inp.m_Kp))
+    ax.set_xlabel(r"$m_{h_D}$ [GeV]")
+    ax.set_ylabel(r"$\sin\theta$")
+    ax.set_title(title or "Singlet Higgs portal", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.85)
+    fig.tight_layout()
+    summary["files"] = _save(fig, pathlib.Path(path), formats)
+    plt.close(fig)
+    summary["m_hD"] = ds["m_hD"].values
+    summary["sin_theta"] = ds["sin_theta"].values
+    return summary
+
+
+def fig2(ds, path, title="", formats=("png", "pdf")) -> dict:
+    """Fig. 2: y_D versus sin(theta) at fixed m_hD with the R_K exclusion."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.2, 4.8))
+    X, Y = np.meshgrid(ds["sin_theta"].values, ds["y_D"].values, indexing="ij")
+    summary = {}
+    if "logL_lfu" in ds:
+        m2 = _m2(ds, "logL_lfu")
+        excl = (m2 - np.nanmin(m2)) > BAND_LEVEL
+        ax.contourf(X, Y, excl.astype(float), levels=[0.5, 1.5], colors=["0.55"], alpha=0.6)
+        ax.plot([], [], color="0.55", lw=6, alpha=0.6, label=r"LHCb $R_K$, $R_{K^*}$")
+        summary["excluded_lfu"] = excl
+    band = _m2(ds, "logL_belle2") <= BAND_LEVEL
+    ax.contourf(X, Y, band.astype(float), levels=[0.5, 1.5], colors=["#3b75af"], alpha=0.6)
+    ax.plot([], [], color="#3b75af", lw=6, alpha=0.6, label=r"Belle II $2\sigma$")
+    summary["band"] = band
+    if "obs_BR(B+->K+inv)" in ds:
+        v = np.asarray(ds["obs_BR(B+->K+inv)"].values)
+        c = _central_value(ds)
+        if np.nanmin(v) < c < np.nanmax(v):
+            ax.contour(X, Y, v, levels=[c], colors="white", linestyles="--", linewidths=1.5)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\sin\theta$")
+    ax.set_ylabel(r"$y_D$")
+    ax.set_title(title or r"Singlet Higgs portal, $m_{h_D}$ = 1 GeV", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.85)
+    fig.tight_layout()
+    summary["files"] = _save(fig, pathlib.Path(path), formats)
+    plt.close(fig)
+    summary["sin_theta"] = ds["sin_theta"].values
+    summary["y_D"] = ds["y_D"].values
+    return summary
+
+
+def fig4(ds, path, title="", formats=("png", "pdf")) -> dict:
+    """Fig. 4: dark abelian model, one panel per v_D, with the stability line of eq. (36)."""
+    import hpjax
+
+    from .abelian import min_stable_m_hD
+
+    plt = _plt()
+    inp = hpjax.Inputs.default()
+    vds = ds["v_D"].values
+    fig, axes = plt.subplots(1, len(vds), figsize=(5.6 * len(vds), 4.8), squeeze=False)
+    summary = {"panels": []}
+    s = ds["sin_theta"].values
+    for k, (ax, vd) in enumerate(zip(axes[0], vds)):
+        panel = _panel(ax, ds, "m_hD", "sin_theta", sel={"v_D": k}, hinv=("lhc", "hl_lhc"),
+                       endpoint=float(inp.m_Bp - inp.m_Kp))
+        ax.plot(np.asarray(min_stable_m_hD(s, inp)), s, color="0.35", ls="--", lw=1.2, label="stability, eq. (36)")
+        ax.set_xlim(ds["m_hD"].values[0], ds["m_hD"].values[-1])
+        ax.set_xlabel(r"$m_{h_D}$ [GeV]")
+        ax.set_ylabel(r"$\sin\theta$")
+        ax.set_title(f"{title or 'Dark abelian Higgs'}: $v_D$ = {vd:g} GeV", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.85)
+        summary["panels"].append(panel)
+    fig.tight_layout()
+    summary["files"] = _save(fig, pathlib.Path(path), formats)
+    plt.close(fig)
+    summary["m_hD"] = ds["m_hD"].values
+    summary["sin_theta"] = s
+    summary["v_D"] = vds
+    return summary
+
+
+FIGURES = {"fig1": fig1, "fig2": fig2, "fig4": fig4}
+
+
+def draw(kind: str, ds, path, title: str = "", formats=("png", "pdf")) -> dict:
+    if kind not in FIGURES:
+        raise ValueError(f"unknown figure '{kind}'; valid: {sorted(FIGURES)}")
+    return FIGURES[kind](ds, path, title, formats)
