@@ -159,6 +159,9 @@ def fig2(ds, path, title="", formats=("png", "pdf")) -> dict:
             ax.contour(X, Y, v, levels=[c], colors="white", linestyles="--", linewidths=1.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(r"$\sin\theta$")
     ax.set_ylabel(r"$y_D$")
     ax.set_title(title or r"Singlet Higgs portal, $m_{h_D}$ = 1 GeV", fontsize=10)
