@@ -82,7 +82,11 @@ def test_resume_after_kill_gives_the_same_file(tmp_path):
         p.write_text(spec.replace('directory = "results/fig1_unified"', f'directory = "{tmp_path / name}"'))
         runs[name] = p
     cmd = [sys.executable, "-m", "hpjax.cli", "scan", "--quiet", "--chunk-size", "24"]
-    proc = subprocess.Popen(cmd + [str(runs["killed"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # a pause after every chunk makes "midway" certain: without it a warm compilation cache can
+    # finish all 50 chunks between two polls
+    env = {**os.environ, "HPJAX_SCAN_THROTTLE_S": "0.2"}
+    proc = subprocess.Popen(cmd + [str(runs["killed"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
     chunks = tmp_path / "killed" / "chunks"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(chunks.glob("chunk_*.npz"))) < 5:

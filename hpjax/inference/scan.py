@@ -45,6 +45,11 @@ __all__ = ["scan", "auto_chunk_size", "make_mesh", "BYTES_PER_POINT"]
 BYTES_PER_POINT = 64 * 1024
 
 
+#: seconds to pause after each written chunk (environment HPJAX_SCAN_THROTTLE_S; 0 by default). A
+#: testing aid only: it lets the kill-and-resume test interrupt a scan midway however fast chunks run.
+_THROTTLE_S = float(os.environ.get("HPJAX_SCAN_THROTTLE_S", "0") or 0)
+
+
 def auto_chunk_size(fraction: float = 0.25, bytes_per_point: int = BYTES_PER_POINT,
                     lo: int = 256, hi: int = 1 << 18) -> int:
     """Points per chunk so that one chunk uses about ``fraction`` of the available memory."""
@@ -187,6 +192,8 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
         res = batched(jax.device_put(jnp.asarray(block), sharding))
         arrays = {k: np.asarray(v)[: hi - lo] for k, v in res.items()}
         _atomic_save(chunk_dir / f"chunk_{i:06d}.npz", arrays)
+        if _THROTTLE_S:
+            time.sleep(_THROTTLE_S)
         if bar:
             bar.update(hi - lo)
     if bar:
