@@ -9,6 +9,7 @@ value and what is allowed. Layout (all sections but ``[model]`` optional)::
     [free.<param>]              # range = [lo, hi], scale = "log" | "linear", prior = "log_uniform" | "uniform"
     [likelihood]                # dataset, terms, conventions, higgs_scenario, nuisances,
                                 # formfactors, prescription, kl_convention
+    [likelihood.belle2_full]    # nuisances = "profile" | "float", sm, smoothing, steps
     [task.fit]                  # n_starts, seed, max_iter
     [task.profile]              # [task.profile.poi.<param>] range, points, scale
     [task.sample]               # num_warmup, num_samples, num_chains, seed, target_accept
@@ -31,7 +32,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 from .inputs import Inputs, formfactor_sets
-from .likelihood.likelihood import SM_NUISANCE, TERM_NAMES
+from .likelihood.likelihood import _BELLE2_FULL_CHOICES, BELLE2_FULL_DEFAULTS, SM_NUISANCE, TERM_NAMES
 from .likelihood.measurements import list_datasets
 from .likelihood.terms import UL_CONVENTIONS
 from .models import MODELS
@@ -42,7 +43,7 @@ __all__ = ["SpecError", "FitSpec", "load_spec"]
 _SECTIONS = {"fit", "model", "free", "likelihood", "task", "output", "plot"}
 PLOT_KINDS = ("fig1", "fig2", "fig4")
 _LIK_KEYS = {"dataset", "terms", "conventions", "higgs_scenario", "nuisances", "formfactors", "prescription",
-             "kl_convention"}
+             "kl_convention", "belle2_full"}
 _FREE_KEYS = {"range", "scale", "prior"}
 _TASK_KEYS = {
     "fit": {"n_starts": int, "seed": int, "max_iter": int},
@@ -85,7 +86,8 @@ class FitSpec:
                           nuisances=tuple(lk.get("nuisances", ())), free=tuple(self.free),
                           conventions=lk.get("conventions"), higgs_scenario=lk.get("higgs_scenario"),
                           prescription=lk.get("prescription", "unified"),
-                          kl_convention=lk.get("kl_convention", "re"), inputs=self.inputs())
+                          kl_convention=lk.get("kl_convention", "re"), inputs=self.inputs(),
+                          belle2_full=lk.get("belle2_full"))
 
     def transforms(self, lik) -> dict:
         from .inference.optimize import Transform, default_transforms
@@ -199,6 +201,15 @@ def load_spec(path) -> FitSpec:
     if "terms" in lk:
         for t in lk["terms"]:
             _choice(path, "likelihood.terms", t, TERM_NAMES)
+        if "belle2" in lk["terms"] and "belle2_full" in lk["terms"]:
+            _err(path, "likelihood.terms", "'belle2' and 'belle2_full' describe the same measurement; choose one")
+    b2 = lk.get("belle2_full", {})
+    _check_keys(path, "likelihood.belle2_full", b2, set(BELLE2_FULL_DEFAULTS))
+    for k, v in b2.items():
+        if k in _BELLE2_FULL_CHOICES:
+            _choice(path, f"likelihood.belle2_full.{k}", v, _BELLE2_FULL_CHOICES[k])
+        elif isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 50:
+            _err(path, f"likelihood.belle2_full.{k}", f"must be an integer in [1, 50], got {v!r}")
     for t, c in lk.get("conventions", {}).items():
         _choice(path, "likelihood.conventions", t, TERM_NAMES)
         _choice(path, f"likelihood.conventions.{t}", c, UL_CONVENTIONS)

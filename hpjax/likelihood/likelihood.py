@@ -44,15 +44,27 @@ from .terms import (
     step_logpdf,
 )
 
-__all__ = ["Likelihood", "TERM_NAMES", "SM_NUISANCE"]
+__all__ = ["Likelihood", "TERM_NAMES", "DEFAULT_TERMS", "SM_NUISANCE", "BELLE2_FULL_DEFAULTS", "BELLE2_FULL_PREFIX"]
 
-TERM_NAMES = ("belle2", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu")
+TERM_NAMES = ("belle2", "belle2_full", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu")
+#: the terms of ``terms=None``: all but ``belle2_full``, which replaces ``belle2`` when asked for
+DEFAULT_TERMS = tuple(t for t in TERM_NAMES if t != "belle2_full")
+#: options of the ``belle2_full`` term (``Likelihood(..., belle2_full={...})``):
+#: nuisances "profile" (maximised inside the term, for fits and scans) or "float" (231 nuisance
+#: parameters of the likelihood, for posteriors); sm "dataset" (the SM template scaled to the
+#: dataset's SM prediction, the same as the Gaussian term) or "template" (Belle II's mu = 1);
+#: smoothing: B-spline degree of the generated-q^2 bins (0-3); steps: Gauss-Newton steps of the profile
+BELLE2_FULL_DEFAULTS = {"nuisances": "profile", "sm": "dataset", "smoothing": 2, "steps": 6}
+_BELLE2_FULL_CHOICES = {"nuisances": ("profile", "float"), "sm": ("dataset", "template"), "smoothing": (0, 1, 2, 3)}
+#: prefix of the Belle II nuisance parameters when ``belle2_full={"nuisances": "float"}``
+BELLE2_FULL_PREFIX = "belle2:"
 #: name of the nuisance parameter for the SM prediction of BR(B+ -> K+ nu nubar)
 SM_NUISANCE = "BR(B+->K+nunu)_SM"
 
 # observable each term constrains
 _TERM_OBSERVABLE = {
     "belle2": "BR(B+->K+inv)",
+    "belle2_full": "BR(B+->K+inv)",
     "belle_kstar": "BR(B0->K*0inv)",
     "na62": "BR(K+->pi+inv)",
     "koto": "BR(KL->pi0inv)",
@@ -92,12 +104,13 @@ class Likelihood:
     higgs_scenario : "lhc" (default), "hl_lhc", "ilc", "clic", "fcc_ee"
     prescription, kl_convention, n : physics options passed to :func:`hpjax.predict`
     inputs : Inputs (default: ``Inputs.default()``)
+    belle2_full : options of the ``belle2_full`` term (:data:`BELLE2_FULL_DEFAULTS`)
     """
 
     def __init__(self, model, dataset: str = "paper", terms=None, nuisances=(), free=("m_hD", "sin_theta"),
                  conventions: Mapping[str, str] | None = None, higgs_scenario: str | None = None,
                  prescription: str = "unified", kl_convention: str = "re", n: int = DEFAULT_ORDER,
-                 inputs: Inputs | None = None):
+                 inputs: Inputs | None = None, belle2_full: Mapping | None = None):
         if type(model) not in MODELS.values():
             raise TypeError(f"model must be one of {[c.__name__ for c in MODELS.values()]}, got {type(model).__name__}")
         self.model_class = type(model)
@@ -118,12 +131,27 @@ class Likelihood:
         bad = [p for p in nuisances if p not in valid_nuis]
         if bad:
             raise ValueError(f"unknown nuisance parameter(s) {bad}; valid: {sorted(valid_nuis)}")
-        self.nuisances = tuple(nuisances)
+        self._nuis_user = tuple(nuisances)
 
-        terms = list(TERM_NAMES) if terms is None else list(terms)
+        terms = list(DEFAULT_TERMS) if terms is None else list(terms)
         bad = [t for t in terms if t not in TERM_NAMES]
         if bad:
             raise ValueError(f"unknown term(s) {bad}; valid terms: {list(TERM_NAMES)}")
+        if "belle2" in terms and "belle2_full" in terms:
+            raise ValueError("terms 'belle2' and 'belle2_full' describe the same measurement; choose one")
+        opts = dict(belle2_full or {})
+        bad = [k for k in opts if k not in BELLE2_FULL_DEFAULTS]
+        if bad:
+            raise ValueError(f"unknown belle2_full option(s) {bad}; valid: {sorted(BELLE2_FULL_DEFAULTS)}")
+        self.belle2_full_options = {**BELLE2_FULL_DEFAULTS, **opts}
+        for k, choices in _BELLE2_FULL_CHOICES.items():
+            if self.belle2_full_options[k] not in choices:
+                raise ValueError(f"belle2_full option {k} = {self.belle2_full_options[k]!r} is not allowed; "
+                                 f"valid: {list(choices)}")
+        st = self.belle2_full_options["steps"]
+        if isinstance(st, bool) or not isinstance(st, int) or not 1 <= st <= 50:
+            raise ValueError(f"belle2_full option steps = {st!r} must be an integer in [1, 50]")
+        self._b2_nuis: list[str] = []
         conventions = dict(conventions or {})
         bad = {t: c for t, c in conventions.items() if t not in TERM_NAMES or c not in UL_CONVENTIONS}
         if bad:
@@ -150,6 +178,8 @@ class Likelihood:
         obs = _TERM_OBSERVABLE[term]
         if term == "belle2":
             return self._belle2_term(ms)
+        if term == "belle2_full":
+            return self._belle2_full_term(ms)
         if term == "lfu":
             return self._lfu_term(ms)
         parts = []
@@ -182,6 +212,38 @@ class Likelihood:
             return sum(asymmetric_gaussian_logpdf(total, m.value, m.error_up, m.error_down) for m in gauss)
 
         return _Term("belle2", ("BR(B+->K+inv)",), logpdf, tuple(m.name for m in ms), "gaussian")
+
+    def _belle2_full_term(self, ms) -> _Term:
+        """Belle II's published pyhf likelihood with the model's q^2 spectrum as signal
+        (:mod:`hpjax.likelihood.belle2_full`); ln L minus that of the published SM-shaped best fit."""
+        from .belle2_full import BR_TEMPLATE, Belle2Full
+
+        if len(ms) != 1 or ms[0].kind != "pyhf_likelihood":
+            raise ValueError(f"term 'belle2_full' needs one pyhf_likelihood measurement; got {[m.name for m in ms]}")
+        o = self.belle2_full_options
+        b = Belle2Full(smoothing=o["smoothing"], n=self.options["n"], prescription=self.options["prescription"])
+        self.belle2_full = b
+        ref = b.reference_logpdf
+        sm = db.load_measurement(self.dataset["sm_prediction"][0])
+        self._sm = sm
+        if o["nuisances"] == "float":
+            self._b2_nuis = [BELLE2_FULL_PREFIX + n for n in b.nuisance_names]
+        names = tuple(self._b2_nuis)
+
+        def logpdf(preds, params, constraints=True):
+            br_bins = b.spectrum(preds["_model"], preds["_inputs"])
+            if o["sm"] == "dataset":
+                mu_sm = jnp.asarray(params.get(SM_NUISANCE, sm.value), dtype=jnp.float64) / BR_TEMPLATE
+            else:
+                mu_sm = 1.0
+            if names:
+                nuis = jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in names])
+                v = b.logpdf(br_bins, nuis, mu_sm, constraints=constraints)
+            else:
+                v = b.profiled_logpdf(br_bins, mu_sm, steps=o["steps"])
+            return jnp.where(jnp.isnan(v), -jnp.inf, v) - ref
+
+        return _Term("belle2_full", ("BR(B+->K+inv)",), logpdf, (ms[0].name,), "pyhf")
 
     def _lfu_term(self, ms) -> _Term:
         """R_K, R_K* in q^2 bins: R = R_SM + BR(B -> K(*) h_D) BR(h_D -> mu mu) f_bin / BR_SM(ee, bin),
@@ -263,7 +325,7 @@ class Likelihood:
         return lambda preds: -0.5 * (z * ratio(preds)) ** 2
 
     def _build_constraints(self):
-        names = [n for n in self.nuisances if n != SM_NUISANCE]
+        names = [n for n in self._nuis_user if n != SM_NUISANCE]
         self._nuis_inputs = names
         if names:
             cov = self.inputs.covariance(names)
@@ -272,7 +334,7 @@ class Likelihood:
                 raise ValueError(f"nuisance(s) {zero} have zero uncertainty in hpjax/data and cannot float")
             self._nuis_mu = jnp.asarray([float(self.inputs[n]) for n in names])
             self._nuis_cov_inv = jnp.asarray(np.linalg.inv(cov))
-        if SM_NUISANCE in self.nuisances and not hasattr(self, "_sm"):
+        if SM_NUISANCE in self._nuis_user and not hasattr(self, "_sm"):
             self._sm = db.load_measurement(self.dataset["sm_prediction"][0])
 
     # ---- parameters --------------------------------------------------------------------
@@ -280,17 +342,28 @@ class Likelihood:
         """Names of the free parameters: free model parameters, then nuisances."""
         return list(self.free) + list(self.nuisances)
 
+    @property
+    def nuisances(self) -> tuple[str, ...]:
+        """Names of the nuisance parameters: the floated inputs, then (``belle2_full`` with
+        ``nuisances="float"``) Belle II's 231, prefixed :data:`BELLE2_FULL_PREFIX`."""
+        return tuple(self._nuis_user) + tuple(self._b2_nuis)
+
     def initial_params(self) -> dict:
         """Model defaults for the free model parameters and central values for nuisances."""
         p = {k: jnp.asarray(self.model_defaults[k]) for k in self.free}
-        for n in self.nuisances:
+        for n in self._nuis_user:
             p[n] = jnp.asarray(self._sm.value if n == SM_NUISANCE else float(self.inputs[n]))
+        if self._b2_nuis:  # the published best fit's nuisances
+            for n, v in zip(self._b2_nuis, np.asarray(self.belle2_full.default_start())):
+                p[n] = jnp.asarray(float(v))
         return p
 
     def nuisance_errors(self) -> dict:
         out = {}
-        for n in self.nuisances:
+        for n in self._nuis_user:
             out[n] = float(max(self._sm.error_up, self._sm.error_down)) if n == SM_NUISANCE else self.inputs.error(n)
+        if self._b2_nuis:
+            out.update(zip(self._b2_nuis, (float(x) for x in self.belle2_full.nuisance_sigma)))
         return out
 
     def citations(self) -> list[str]:
@@ -337,7 +410,9 @@ class Likelihood:
         inputs = self._inputs_for(params)
         preds = predict(model, inputs, observables=self._observables, **self.options)
         preds["_m_hD"] = model.m_hD
-        out = {t.name: t.logpdf(preds, params) for t in self._terms}
+        preds["_model"], preds["_inputs"] = model, inputs
+        out = {t.name: (t.logpdf(preds, params, constraints) if t.name == "belle2_full" else t.logpdf(preds, params))
+               for t in self._terms}
         if not constraints:
             return {k: jnp.where(ok, v, -jnp.inf) for k, v in out.items()}
         cons = 0.0
@@ -345,10 +420,10 @@ class Likelihood:
             x = jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in self._nuis_inputs])
             d = x - self._nuis_mu
             cons = cons - 0.5 * d @ self._nuis_cov_inv @ d
-        if SM_NUISANCE in self.nuisances:
+        if SM_NUISANCE in self._nuis_user:
             sm = self._sm
             cons = cons + asymmetric_gaussian_logpdf(params[SM_NUISANCE], sm.value, sm.error_up, sm.error_down)
-        if self.nuisances:
+        if self._nuis_user:
             out["nuisance_constraints"] = cons
         return {k: jnp.where(ok, v, -jnp.inf) for k, v in out.items()}
 
@@ -367,9 +442,12 @@ class Likelihood:
         """(names, means, covariance) of the Gaussian constraints of all nuisances, in
         :meth:`parameters` order (the SM prediction uses the larger of its two errors)."""
         names = list(self.nuisances)
-        mu = np.array([float(self.initial_params()[n]) for n in names])
+        init = self.initial_params()
+        mu = np.array([float(init[n]) for n in self._nuis_user])
+        if self._b2_nuis:  # pyhf's constraint centres (theta = 0, gamma = 1), not the warm start
+            mu = np.concatenate([mu, self.belle2_full.nuisance_center])
         cov = np.zeros((len(names), len(names)))
-        inp = [n for n in names if n != SM_NUISANCE]
+        inp = [n for n in self._nuis_user if n != SM_NUISANCE]
         if inp:
             c = self.inputs.covariance(inp)
             idx = [names.index(n) for n in inp]
@@ -377,6 +455,9 @@ class Likelihood:
         if SM_NUISANCE in names:
             i = names.index(SM_NUISANCE)
             cov[i, i] = max(self._sm.error_up, self._sm.error_down) ** 2
+        if self._b2_nuis:
+            k = len(self._nuis_user)
+            cov[k:, k:] = np.diag(self.belle2_full.nuisance_sigma ** 2)
         return names, mu, cov
 
     def chi2(self, params):
@@ -385,5 +466,6 @@ class Likelihood:
 
     def __repr__(self):
         return (f"Likelihood({self.model_class.__name__}, dataset='{self.dataset_name}', terms={self.terms}, "
-                f"free={list(self.free)}, nuisances={list(self.nuisances)})")
+                f"free={list(self.free)}, nuisances={list(self._nuis_user)}"
+                + (f" + {len(self._b2_nuis)} Belle II" if self._b2_nuis else "") + ")")
 

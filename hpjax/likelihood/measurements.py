@@ -93,11 +93,12 @@ OBSERVABLES = (
     "BR(K+->pi+nunu)",
 )
 
-KINDS = ("gaussian", "upper_limit", "mass_dependent_upper_limit", "counts", "correlated_gaussian")
+KINDS = ("gaussian", "upper_limit", "mass_dependent_upper_limit", "counts", "correlated_gaussian", "pyhf_likelihood")
 
 #: Likelihood terms of a dataset and the observables each accepts.
 TERMS = {
     "belle2": ("BR(B+->K+inv)",),
+    "belle2_full": ("BR(B+->K+inv)",),
     "sm_prediction": ("BR(B+->K+nunu)_SM",),
     "belle_kstar": ("BR(B0->K*0inv)",),
     "na62": ("BR(K+->pi+inv)",),
@@ -131,6 +132,7 @@ _KIND_KEYS = {
         "lifetime_column": False, "lifetime_unit": False, "lifetime_is_log10": False,
         "lifetime_range": False, "stable_lifetime": False,
     },
+    "pyhf_likelihood": {"workspace": True, "number_densities": True, "constants": True},
     "correlated_gaussian": {
         "observables": True, "q2_bins": True, "values": True, "errors": True,
         "correlation": True, "stat": False, "syst": False,
@@ -626,6 +628,12 @@ def _parse_measurement(name: str, path: Any, root: Any) -> Measurement:
         kw["counts_convention"] = _str(tbl, "counts_convention", path)
     elif kind == "mass_dependent_upper_limit":
         kw.update(_load_table(tbl, path, root))
+    elif kind == "pyhf_likelihood":
+        files = [_str(tbl, "workspace", path), _str(tbl, "constants", path), *_strings(tbl, "number_densities", path)]
+        for f in files:
+            if not (root / f).is_file():
+                raise MeasurementFileError(path, "workspace" if f == files[0] else "number_densities",
+                                           f"file {f!r} not found under {root}")
     return Measurement(**kw)
 
 
