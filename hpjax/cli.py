@@ -445,7 +445,9 @@ def cmd_plot(args) -> int:
     spec = _load(args.spec)
     plot = spec.tasks.get("plot") or {}
     if "kind" not in plot:
-        raise SystemExit(f"hpjax: {spec.path.name}: key 'plot.kind': missing; valid: ['fig1', 'fig2', 'fig4']")
+        from .spec import PLOT_KINDS
+
+        raise SystemExit(f"hpjax: {spec.path.name}: key 'plot.kind': missing; valid: {list(PLOT_KINDS)}")
     nc = spec.output_dir / "scan.nc"
     if not nc.exists():
         raise SystemExit(f"hpjax: {nc} not found: run `hpjax scan {spec.path}` first")

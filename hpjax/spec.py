@@ -41,7 +41,7 @@ from .decays import KL_CONVENTIONS, PRESCRIPTIONS
 __all__ = ["SpecError", "FitSpec", "load_spec"]
 
 _SECTIONS = {"fit", "model", "free", "likelihood", "task", "output", "plot"}
-PLOT_KINDS = ("fig1", "fig2", "fig4")
+PLOT_KINDS = ("fig1", "fig2", "fig4", "belle2_full")
 _LIK_KEYS = {"dataset", "terms", "conventions", "higgs_scenario", "nuisances", "formfactors", "prescription",
              "kl_convention", "belle2_full"}
 _FREE_KEYS = {"range", "scale", "prior"}

@@ -271,3 +271,31 @@ def test_term_errors():
     with pytest.raises(ValueError, match="smoothing = 7"):
         hpjax.Likelihood(m, terms=["belle2_full"], belle2_full={"smoothing": 7})
     assert "belle2_full" not in hpjax.Likelihood(m).terms  # terms=None keeps the Gaussian term
+
+
+def test_belle2_full_figure_content(tmp_path):
+    """The figure of fits/belle2_full_scan.toml from a synthetic scan: the full-likelihood region
+    sits around its minimum, the Gaussian band around BR_NP = 1.9e-5, the profiles start at 0."""
+    import json
+
+    import xarray as xr
+
+    from hpjax.plotting import draw
+
+    m = np.geomspace(0.1, 5.0, 30)
+    s = np.geomspace(1e-3, 3e-2, 25)
+    M, S = np.meshgrid(m, s, indexing="ij")
+    logl = -0.5 * ((np.log(M / 2.1) / 0.08) ** 2 + ((S - 4.3e-3) / 6e-4) ** 2)
+    br = 1.87e-5 * (S / 6e-3) ** 2
+    ds = xr.Dataset({"logL_belle2_full": (("m_hD", "sin_theta"), logl),
+                     "obs_BR(B+->K+inv)": (("m_hD", "sin_theta"), br)},
+                    coords={"m_hD": m, "sin_theta": s}, attrs={"identity": json.dumps({"dataset": "paper"})})
+    out = draw("belle2_full", ds, tmp_path / "b2", formats=("png",))
+    assert (tmp_path / "b2.png").stat().st_size > 10_000
+    assert abs(np.log(out["best_m_hD"] / 2.1)) < 0.1 and abs(out["best_sin_theta"] / 4.3e-3 - 1) < 0.1
+    i = int(np.argmin(abs(m - 1.0)))
+    band_s = s[out["band"][i]]
+    assert band_s.min() < 6e-3 < band_s.max()  # the paper's band holds its central curve at 1 GeV
+    assert out["region68"].sum() < out["region95"].sum() < out["band"].sum()
+    assert out["profile_full"].min() == 0.0 and out["profile_full"][0] > 4.0
+    assert np.allclose(out["profile_gauss"], 0.0, atol=0.05)  # the Gaussian cannot see the mass

@@ -337,6 +337,18 @@ def _spec_and_maps():
     return spec, maps
 
 
+@functools.lru_cache(maxsize=None)
+def _pyhf_model():
+    """(augmented spec, pyhf Model, data) built once per process (~3 s): the model holds no
+    parameter values, so every :class:`Belle2Full` can share it."""
+    spec = augmented_spec(_spec_and_maps()[0])
+    with jax_backend() as pyhf:
+        ws = pyhf.Workspace(spec)
+        model = ws.model()
+        data = np.asarray(ws.data(model), dtype=float)
+    return spec, model, data
+
+
 def augmented_spec(spec: dict) -> dict:
     """The published spec with one ``shapefactor`` per signal channel (``hpjax_np_<channel>``)
     on its signal sample: the per-bin factor that carries SM + new physics."""
@@ -370,11 +382,7 @@ class Belle2Full:
             raise ValueError(f"unknown prescription '{prescription}'; valid: ['unified', 'paper']")
         self.smoothing, self.n, self.prescription = smoothing, n, prescription
         spec, maps = _spec_and_maps()
-        self.spec = augmented_spec(spec)
-        with jax_backend() as pyhf:
-            ws = pyhf.Workspace(self.spec)
-            self.pyhf_model = ws.model()
-            data = np.asarray(ws.data(self.pyhf_model), dtype=float)
+        self.spec, self.pyhf_model, data = _pyhf_model()
         cfg = self.pyhf_model.config
         self.data = jnp.asarray(data)
         self.n_main = cfg.nmaindata
