@@ -364,15 +364,32 @@ def cmd_sample(args) -> int:
                  seed=opts.get("seed", 0), target_accept=opts.get("target_accept", 0.8),
                  metadata=_metadata(spec, "sample", opts.get("seed", 0)))
     print(f"{spec.name}: NUTS posterior of {lik}")
-    print(res.summary.to_string())
+    # Belle II's 231 nuisances (belle2_full, nuisances = "float") are summarised in one line; the
+    # full table is in posterior.nc
+    from .likelihood.likelihood import BELLE2_FULL_PREFIX
+
+    b2_sites = {res.names[n] for n in lik.parameters() if n.startswith(BELLE2_FULL_PREFIX)}
+    b2_rows = [r for r in res.summary.index if r in b2_sites or any(f"[{x}]" in r for x in b2_sites)]
+    print(res.summary.drop(index=b2_rows).to_string())
+    if b2_rows:
+        sub = res.summary.loc[b2_rows]
+        print(f"  ({len(b2_sites)} Belle II nuisances: max R-hat {sub['r_hat'].max():.4f}, min bulk ESS "
+              f"{sub['ess_bulk'].min():.0f}; full table in posterior.nc)")
     print(f"  max R-hat {res.max_r_hat:.4f}, min bulk ESS {res.min_ess_bulk:.0f}, min tail ESS "
           f"{res.min_ess_tail:.0f}, divergences {res.divergences} ({100 * res.divergence_fraction:.2f} %)")
     for name, (lo, hi) in res.credible_intervals(0.68).items():
-        print(f"  68% credible interval {name}: [{lo:.4g}, {hi:.4g}]")
+        if not name.startswith(BELLE2_FULL_PREFIX):
+            print(f"  68% credible interval {name}: [{lo:.4g}, {hi:.4g}]")
     out = spec.output_dir
     out.mkdir(parents=True, exist_ok=True)
     res.to_netcdf(out / "posterior.nc")
-    corner_plot(res, out / "corner.png")
+    shown = []
+    for n in lik.parameters():
+        if n.startswith(BELLE2_FULL_PREFIX):
+            continue
+        pr = res.priors.get(n)
+        shown.append(f"log10_{res.names[n]}" if pr is not None and pr.kind == "log_uniform" else n)
+    corner_plot(res, out / "corner.png", var_names=shown)
     print(f"wrote {out / 'posterior.nc'} and {out / 'corner.png'}  ({time.perf_counter() - t0:.1f} s)")
     if not res.ok:
         for p in res.problems:
