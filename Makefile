@@ -2,13 +2,14 @@
 #   make demo   create .venv, install hpjax, run the headline computation and the singlet posterior
 #               (form factors and SM prediction floating), write results/ and figures
 #   make test   create .venv, install hpjax with test extras, run the test suite
+#   make bench  the benchmark suite against the numpy/scipy/emcee baselines (benchmarks/)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench bench-quadrature venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,20 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+# make bench: the benchmark suite (benchmarks/run.py; about 10 minutes on 2 cores), results in
+# benchmarks/RESULTS.md and results.json. BENCH_ARGS="--quick" for a development run,
+# BENCH_ARGS="--device gpu" on a GPU machine.
+BENCH_STAMP := $(VENV)/.installed-bench
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+bench-quadrature: $(STAMP)
 	$(BIN)/python benchmarks/quadrature_convergence.py
 
 clean:

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 from .couplings import c_bs, c_sd
 from .kinematics import kallen, pow_pos, sqrt_pos
 from .models import dark_mass, gamma_hD_invisible, gamma_hD_total
-from .quadrature import DEFAULT_ORDER, bw_quadrature
+from .quadrature import DEFAULT_ORDER, bw_segments
 
 __all__ = [
     "CHANNELS",
@@ -210,13 +210,16 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
             ok = (b > a) & (G > 0)
             # masked (closed) channels integrate a regular dummy range away from q^2 = 0
             a_s, b_s, G_s = jnp.where(ok, a, 1.0), jnp.where(ok, b, 2.0), jnp.where(ok, G, 1.0)
-            x, w = bw_quadrature(a_s, b_s, M, G_s, n)
-            mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
-            g2 = _gamma2_from_row(row, mod.sin_theta, x)
-            rho = mu * gamma_hD_invisible(mod, mu) / jnp.pi
-            # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
-            r = ((mh2 - M) ** 2 + G_s**2) / (mh2 - x) ** 2
-            return jnp.where(ok, jnp.sum(w * g2 * rho * r), 0.0)
+            def integrand(x):
+                mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
+                g2 = _gamma2_from_row(row, mod.sin_theta, x)
+                rho = mu * gamma_hD_invisible(mod, mu) / jnp.pi
+                # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
+                return g2 * rho * ((mh2 - M) ** 2 + G_s**2) / (mh2 - x) ** 2
+
+            # segment by segment (no concatenation of the nodes: see bw_segments)
+            total = sum(jnp.sum(w * integrand(x)) for x, w in bw_segments(a_s, b_s, M, G_s, n))
+            return jnp.where(ok, total, 0.0)
 
         return jax.vmap(per_channel)(tab)
 

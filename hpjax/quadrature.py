@@ -35,7 +35,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["gauss_legendre", "bw_quadrature", "DEFAULT_ORDER", "PEAK_HALF_WIDTH"]
+__all__ = ["gauss_legendre", "bw_quadrature", "bw_segments", "tan_reduced", "DEFAULT_ORDER", "PEAK_HALF_WIDTH"]
 
 #: Gauss-Legendre order per segment of every q^2 integral (3 segments, 96 nodes in all). Chosen
 #: by benchmarks/quadrature_convergence.py over 816 cases (4 channels x 2 models x m_hD in
@@ -57,12 +57,35 @@ def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * (t + 1.0), 0.5 * w
 
 
+@functools.lru_cache(maxsize=None)
 def _endpoint_map(n):
+    """Nodes u and weights du of the cosine endpoint map (numpy: constants of the program)."""
     t, wt = gauss_legendre(n)
-    t = jnp.asarray(t)
-    u = 0.5 * (1.0 - jnp.cos(jnp.pi * t))
-    du = jnp.asarray(wt) * 0.5 * jnp.pi * jnp.sin(jnp.pi * t)
+    u = 0.5 * (1.0 - np.cos(np.pi * t))
+    du = wt * 0.5 * np.pi * np.sin(np.pi * t)
     return u, du
+
+
+# tan(x) for 0 <= x <= pi (the Breit-Wigner map) from exp/log-free arithmetic: XLA:CPU lowers
+# jnp.tan to a scalar libm call per element (~4x slower than this vectorised form, and the peak
+# segment's tan was the most expensive operation of every q^2 integral). Cody-Waite reduction by
+# pi/2 (three-part constant) and the Cephes rational approximation of tan on |z| <= pi/4; relative
+# error <= 5e-16 (value and derivative) on [0, pi], tested against numpy in tests/test_quadrature.py.
+_PIO2 = (1.570796310901641845703125, 1.589325471229585672428e-8, 6.123233995736766035868e-17)
+_TAN_P = (-1.30936939181383777646e4, 1.15351664838587416140e6, -1.79565251976484877988e7)
+_TAN_Q = (1.36812963470692954678e4, -1.32089234440210967447e6, 2.50083801823357915839e7, -5.38695755929454629881e7)
+
+
+def tan_reduced(x):
+    """tan(x), vectorised, accurate to a few ulp for |x| up to ~1e6 (used on [0, pi])."""
+    k = jnp.floor(x * (2.0 / np.pi) + 0.5)
+    z = ((x - k * _PIO2[0]) - k * _PIO2[1]) - k * _PIO2[2]
+    zz = z * z
+    p = (_TAN_P[0] * zz + _TAN_P[1]) * zz + _TAN_P[2]
+    q = (((zz + _TAN_Q[0]) * zz + _TAN_Q[1]) * zz + _TAN_Q[2]) * zz + _TAN_Q[3]
+    t = z + z * (zz * p / q)
+    odd = (k - 2.0 * jnp.floor(0.5 * k)) == 1.0
+    return jnp.where(odd, -1.0 / jnp.where(odd, t, 1.0), t)
 
 
 def _peak(lo_off, hi_off, M, G, n):
@@ -73,7 +96,7 @@ def _peak(lo_off, hi_off, M, G, n):
     hi_s = jnp.where(nonempty, hi_off, lo_off + G)
     ta = lo_off / G
     delta = jnp.arctan2(G * (hi_s - lo_off), G * G + lo_off * hi_s)
-    tau = jnp.tan(delta * u)
+    tau = tan_reduced(delta * u)
     off = G * (ta + tau) / (1.0 - ta * tau)
     x = M + jnp.clip(off, lo_off, hi_s)
     w = du * delta / G
@@ -93,9 +116,11 @@ def _tail(d_lo, d_hi, M, G, sign, n):
     return x, jnp.where(nonempty, w, 0.0)
 
 
-def bw_quadrature(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
-    """Nodes x_k in [a, b] and weights w_k (3n of each) with
-    sum_k w_k J(x_k) ~ int_a^b J(x) / ((x-M)^2 + G^2) dx for J smooth with root endpoints.
+def bw_segments(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
+    """The rule of :func:`bw_quadrature` as its three segments [(x, w) lower tail, peak, upper
+    tail], n nodes each. Integrating segment by segment (``sum(sum(w * J(x)) for x, w in ...)``)
+    avoids the concatenation, which XLA:CPU fuses into every consumer as a per-element select
+    (3x slower integrals).
 
     Requires b > a and G > 0 (callers mask other cases).
     """
@@ -108,6 +133,14 @@ def bw_quadrature(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH
     xu, wu = _tail(jnp.maximum(KG, a - M), b - M, M, G, 1.0, n)
     # lower tail: d in [max(KG, M-b), M-a]
     xl, wl = _tail(jnp.maximum(KG, M - b), M - a, M, G, -1.0, n)
-    x = jnp.concatenate([xl, xp, xu])
-    w = jnp.concatenate([wl, wp, wu])
-    return jnp.clip(x, a, b), w
+    return [(jnp.clip(x, a, b), w) for x, w in ((xl, wl), (xp, wp), (xu, wu))]
+
+
+def bw_quadrature(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
+    """Nodes x_k in [a, b] and weights w_k (3n of each) with
+    sum_k w_k J(x_k) ~ int_a^b J(x) / ((x-M)^2 + G^2) dx for J smooth with root endpoints.
+
+    Requires b > a and G > 0 (callers mask other cases).
+    """
+    segs = bw_segments(a, b, M, G, n, K)
+    return jnp.concatenate([x for x, _ in segs]), jnp.concatenate([w for _, w in segs])
