@@ -93,9 +93,19 @@ def _machine() -> dict:
         "hpjax": hpjax.__version__,
         "hpjax_git": _git_rev(),
         "jax_devices": [str(d) for d in jax.devices()],
-        "jax_compilation_cache_dir": os.environ.get("JAX_COMPILATION_CACHE_DIR"),
+        "jax_compilation_cache_dir": _repo_relative(os.environ.get("JAX_COMPILATION_CACHE_DIR")),
     }
     return info
+
+
+def _repo_relative(path):
+    """``path`` relative to the checkout (results.json is committed: no machine paths in it)."""
+    if not path:
+        return path
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return "<outside the checkout>"
 
 
 def _version(pkg):
