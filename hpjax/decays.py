@@ -55,6 +55,7 @@ __all__ = [
     "gamma_two_body",
     "gamma_three_body",
     "gamma_three_body_many",
+    "three_body_integrand",
     "gamma_invisible_many",
     "channel_table",
     "gamma_invisible",
@@ -194,6 +195,25 @@ def _batched(fn, model, *extra):
     return jnp.moveaxis(out, 0, -1).reshape(out.shape[1:] + shape)
 
 
+def _bw_integrand(row, mod, mh2, M, G, x):
+    """dGamma/dq^2 ((x - M)^2 + G^2) at q^2 = x: the smooth part of the three-body integrand, which
+    the Breit-Wigner quadrature weights by 1 / ((x - M)^2 + G^2) (M = m_hD^2, G = m_hD Gamma_hD)."""
+    mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
+    g2 = _gamma2_from_row(row, mod.sin_theta, x)
+    rho = mu * gamma_hD_invisible(mod, mu) / jnp.pi
+    # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
+    return g2 * rho * ((mh2 - M) ** 2 + G**2) / (mh2 - x) ** 2
+
+
+def three_body_integrand(channel: str, model, inputs, x, G, kl_convention: str = "re"):
+    """dGamma/dq^2 (P -> P' + invisible) [GeV^-1] at q^2 = ``x`` times ((x - m_hD^2)^2 + G^2), with
+    ``G`` = m_hD Gamma_hD: what :func:`hpjax.quadrature.bw_quadrature` weights sum to the
+    three-body width (one model point; other q^2 binnings, e.g. Belle II's, use it directly)."""
+    row = _row(channel_table([channel], inputs, kl_convention), 0)
+    M = jnp.asarray(model.m_hD, dtype=jnp.float64) ** 2
+    return _bw_integrand(row, model, inputs.m_h**2, M, G, x)
+
+
 def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n: int = DEFAULT_ORDER):
     """Three-body widths of several channels at once: array (C, *batch)."""
     tab = channel_table(channels, inputs, kl_convention)
@@ -211,11 +231,7 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
             # masked (closed) channels integrate a regular dummy range away from q^2 = 0
             a_s, b_s, G_s = jnp.where(ok, a, 1.0), jnp.where(ok, b, 2.0), jnp.where(ok, G, 1.0)
             def integrand(x):
-                mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
-                g2 = _gamma2_from_row(row, mod.sin_theta, x)
-                rho = mu * gamma_hD_invisible(mod, mu) / jnp.pi
-                # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
-                return g2 * rho * ((mh2 - M) ** 2 + G_s**2) / (mh2 - x) ** 2
+                return _bw_integrand(row, mod, mh2, M, G_s, x)
 
             # segment by segment (no concatenation of the nodes: see bw_segments)
             total = sum(jnp.sum(w * integrand(x)) for x, w in bw_segments(a_s, b_s, M, G_s, n))

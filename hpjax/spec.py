@@ -32,7 +32,7 @@ import tomllib
 from dataclasses import dataclass, field
 
 from .inputs import Inputs, formfactor_sets
-from .likelihood.likelihood import _BELLE2_FULL_CHOICES, BELLE2_FULL_DEFAULTS, SM_NUISANCE, TERM_NAMES
+from .likelihood.likelihood import BELLE2_FULL_DEFAULTS, SM_NUISANCE, TERM_NAMES, belle2_full_option_problem
 from .likelihood.measurements import list_datasets
 from .likelihood.terms import UL_CONVENTIONS
 from .models import MODELS
@@ -206,10 +206,9 @@ def load_spec(path) -> FitSpec:
     b2 = lk.get("belle2_full", {})
     _check_keys(path, "likelihood.belle2_full", b2, set(BELLE2_FULL_DEFAULTS))
     for k, v in b2.items():
-        if k in _BELLE2_FULL_CHOICES:
-            _choice(path, f"likelihood.belle2_full.{k}", v, _BELLE2_FULL_CHOICES[k])
-        elif isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 50:
-            _err(path, f"likelihood.belle2_full.{k}", f"must be an integer in [1, 50], got {v!r}")
+        problem = belle2_full_option_problem(k, v)
+        if problem:
+            _err(path, f"likelihood.belle2_full.{k}", problem)
     for t, c in lk.get("conventions", {}).items():
         _choice(path, "likelihood.conventions", t, TERM_NAMES)
         _choice(path, f"likelihood.conventions.{t}", c, UL_CONVENTIONS)

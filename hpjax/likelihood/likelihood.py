@@ -44,7 +44,8 @@ from .terms import (
     step_logpdf,
 )
 
-__all__ = ["Likelihood", "TERM_NAMES", "DEFAULT_TERMS", "SM_NUISANCE", "BELLE2_FULL_DEFAULTS", "BELLE2_FULL_PREFIX"]
+__all__ = ["Likelihood", "TERM_NAMES", "DEFAULT_TERMS", "SM_NUISANCE", "BELLE2_FULL_DEFAULTS", "BELLE2_FULL_PREFIX",
+           "belle2_full_option_problem"]
 
 TERM_NAMES = ("belle2", "belle2_full", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu")
 #: the terms of ``terms=None``: all but ``belle2_full``, which replaces ``belle2`` when asked for
@@ -56,6 +57,22 @@ DEFAULT_TERMS = tuple(t for t in TERM_NAMES if t != "belle2_full")
 #: smoothing: B-spline degree of the generated-q^2 bins (0-3); steps: Gauss-Newton steps of the profile
 BELLE2_FULL_DEFAULTS = {"nuisances": "profile", "sm": "dataset", "smoothing": 2, "steps": 6}
 _BELLE2_FULL_CHOICES = {"nuisances": ("profile", "float"), "sm": ("dataset", "template"), "smoothing": (0, 1, 2, 3)}
+_BELLE2_FULL_STEPS = (1, 50)
+
+
+def belle2_full_option_problem(key: str, value) -> str | None:
+    """What is wrong with the ``belle2_full`` option ``key = value`` (None if nothing); shared by
+    :class:`Likelihood` and the fit-specification reader so both say the same."""
+    if key not in BELLE2_FULL_DEFAULTS:
+        return f"unknown belle2_full option {key!r}; valid: {sorted(BELLE2_FULL_DEFAULTS)}"
+    if key in _BELLE2_FULL_CHOICES:
+        if value not in _BELLE2_FULL_CHOICES[key]:
+            return f"{key} = {value!r} is not allowed; valid: {list(_BELLE2_FULL_CHOICES[key])}"
+        return None
+    lo, hi = _BELLE2_FULL_STEPS
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        return f"{key} = {value!r} must be an integer in [{lo}, {hi}]"
+    return None
 #: prefix of the Belle II nuisance parameters when ``belle2_full={"nuisances": "float"}``
 BELLE2_FULL_PREFIX = "belle2:"
 #: name of the nuisance parameter for the SM prediction of BR(B+ -> K+ nu nubar)
@@ -143,14 +160,11 @@ class Likelihood:
         bad = [k for k in opts if k not in BELLE2_FULL_DEFAULTS]
         if bad:
             raise ValueError(f"unknown belle2_full option(s) {bad}; valid: {sorted(BELLE2_FULL_DEFAULTS)}")
+        for k, v in opts.items():
+            problem = belle2_full_option_problem(k, v)
+            if problem:
+                raise ValueError(f"belle2_full option {problem}")
         self.belle2_full_options = {**BELLE2_FULL_DEFAULTS, **opts}
-        for k, choices in _BELLE2_FULL_CHOICES.items():
-            if self.belle2_full_options[k] not in choices:
-                raise ValueError(f"belle2_full option {k} = {self.belle2_full_options[k]!r} is not allowed; "
-                                 f"valid: {list(choices)}")
-        st = self.belle2_full_options["steps"]
-        if isinstance(st, bool) or not isinstance(st, int) or not 1 <= st <= 50:
-            raise ValueError(f"belle2_full option steps = {st!r} must be an integer in [1, 50]")
         self._b2_nuis: list[str] = []
         conventions = dict(conventions or {})
         bad = {t: c for t, c in conventions.items() if t not in TERM_NAMES or c not in UL_CONVENTIONS}
