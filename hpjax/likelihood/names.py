@@ -1,0 +1,83 @@
+"""The names hpjax's likelihood speaks: observables a measurement may constrain, measurement
+kinds, the terms of a dataset and their defaults. One place, read by the measurement database,
+the terms, :class:`~hpjax.likelihood.Likelihood`, the fit-specification reader and the CLI.
+
+>>> from hpjax.likelihood.names import DEFAULT_TERMS, TERM_NAMES
+>>> "belle2_full" in TERM_NAMES and "belle2_full" not in DEFAULT_TERMS
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MEASURED_OBSERVABLES", "KINDS", "DATASET_TERMS", "HIGGS_SCENARIOS", "TERM_NAMES", "DEFAULT_TERMS",
+    "SM_NUISANCE", "UL_CONVENTIONS", "DEFAULT_CONVENTION", "TERM_OBSERVABLE", "PRODUCTION",
+    "BELLE2_FULL_DEFAULTS", "BELLE2_FULL_CHOICES", "BELLE2_FULL_STEPS", "BELLE2_FULL_PREFIX",
+]
+
+#: Observable names a measurement file may use.
+MEASURED_OBSERVABLES = (
+    "BR(B+->K+inv)",
+    "BR(B0->K*0inv)",
+    "BR(K+->pi+inv)",
+    "BR(KL->pi0inv)",
+    "BR(h->inv)",
+    "R_K",
+    "R_K*",
+    "BR(B+->K+nunu)_SM",
+    "BR(K+->pi+nunu)",
+)
+
+#: Kinds of measurement record (one record class and, where it is a likelihood, one term class each).
+KINDS = ("gaussian", "upper_limit", "mass_dependent_upper_limit", "counts", "correlated_gaussian", "pyhf_likelihood")
+
+#: Entries of a dataset (``hpjax/data/datasets.toml``) and the observables each accepts.
+DATASET_TERMS = {
+    "belle2": ("BR(B+->K+inv)",),
+    "belle2_full": ("BR(B+->K+inv)",),
+    "sm_prediction": ("BR(B+->K+nunu)_SM",),
+    "belle_kstar": ("BR(B0->K*0inv)",),
+    "na62": ("BR(K+->pi+inv)",),
+    "koto": ("BR(KL->pi0inv)",),
+    "lfu": ("R_K", "R_K*"),
+    "higgs_invisible": ("BR(h->inv)",),
+}
+
+HIGGS_SCENARIOS = ("lhc", "hl_lhc", "ilc", "clic", "fcc_ee")
+
+#: Likelihood terms a :class:`~hpjax.likelihood.Likelihood` can hold (dataset entries that are likelihoods).
+TERM_NAMES = ("belle2", "belle2_full", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu")
+#: the terms of ``terms=None``: all but ``belle2_full``, which replaces ``belle2`` when asked for
+DEFAULT_TERMS = tuple(t for t in TERM_NAMES if t != "belle2_full")
+
+#: name of the nuisance parameter for the SM prediction of BR(B+ -> K+ nu nubar)
+SM_NUISANCE = "BR(B+->K+nunu)_SM"
+
+#: conventions that turn an upper limit into a likelihood (see :mod:`hpjax.likelihood.stats`)
+UL_CONVENTIONS = ("half_normal", "step", "poisson")
+DEFAULT_CONVENTION = "half_normal"
+
+#: the predicted observable each term constrains
+TERM_OBSERVABLE = {
+    "belle2": "BR(B+->K+inv)",
+    "belle2_full": "BR(B+->K+inv)",
+    "belle_kstar": "BR(B0->K*0inv)",
+    "na62": "BR(K+->pi+inv)",
+    "koto": "BR(KL->pi0inv)",
+    "higgs_invisible": "BR(h->inv)",
+    "lfu": "BR(hD->mumu)",
+}
+#: invisible-rate observable -> its two-body production BR (the visible-decay part of a table limit)
+PRODUCTION = {"BR(K+->pi+inv)": "BR(K+->pi+hD)", "BR(KL->pi0inv)": "BR(KL->pi0hD)",
+              "BR(B+->K+inv)": "BR(B+->K+hD)", "BR(B0->K*0inv)": "BR(B0->K*0hD)"}
+
+#: options of the ``belle2_full`` term (``Likelihood(..., belle2_full={...})``):
+#: nuisances "profile" (maximised inside the term, for fits and scans) or "float" (231 nuisance
+#: parameters of the likelihood, for posteriors); sm "dataset" (the SM template scaled to the
+#: dataset's SM prediction, the same as the Gaussian term) or "template" (Belle II's mu = 1);
+#: smoothing: B-spline degree of the generated-q^2 bins (0-3); steps: Gauss-Newton steps of the profile
+BELLE2_FULL_DEFAULTS = {"nuisances": "profile", "sm": "dataset", "smoothing": 2, "steps": 6}
+BELLE2_FULL_CHOICES = {"nuisances": ("profile", "float"), "sm": ("dataset", "template"), "smoothing": (0, 1, 2, 3)}
+BELLE2_FULL_STEPS = (1, 50)
+#: prefix of the Belle II nuisance parameters when ``belle2_full={"nuisances": "float"}``
+BELLE2_FULL_PREFIX = "belle2:"
