@@ -31,6 +31,7 @@ from .kinematics import sqrt_pos
 from .widths import gamma_S_to_ADAD, gamma_S_to_chichi, gamma_S_to_hadrons, gamma_S_to_leptons
 
 __all__ = [
+    "Model",
     "SingletHiggsPortal",
     "DarkAbelianHiggs",
     "MODELS",
@@ -47,7 +48,7 @@ def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-class _Model:
+class Model:
     """Common machinery: parameter names, domains, validation and pytree registration."""
 
     PARAMS: tuple[str, ...] = ()
@@ -137,7 +138,7 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-class SingletHiggsPortal(_Model):
+class SingletHiggsPortal(Model):
     """Singlet Higgs portal with a Dirac dark fermion (paper Sec. II).
 
     Parameters: ``m_hD`` dark-Higgs mass [GeV] (> 0), ``sin_theta`` h-S mixing ([-1, 1]),
@@ -153,7 +154,7 @@ class SingletHiggsPortal(_Model):
     }
 
 
-class DarkAbelianHiggs(_Model):
+class DarkAbelianHiggs(Model):
     """Dark abelian Higgs model (paper Sec. IV): h_D decays to dark photons A_D.
 
     Parameters: ``m_hD`` [GeV] (> 0), ``sin_theta`` ([-1, 1]), ``v_D`` dark VEV [GeV] (> 0),

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..inputs import Inputs
-from ..models import MODELS
+from ..models import MODELS, Model
 from ..observables import predict
 from ..quadrature import DEFAULT_ORDER
 from . import measurements as db
@@ -128,8 +128,9 @@ class Likelihood:
                  conventions: Mapping[str, str] | None = None, higgs_scenario: str | None = None,
                  prescription: str = "unified", kl_convention: str = "re", n: int = DEFAULT_ORDER,
                  inputs: Inputs | None = None, belle2_full: Mapping | None = None):
-        if type(model) not in MODELS.values():
-            raise TypeError(f"model must be one of {[c.__name__ for c in MODELS.values()]}, got {type(model).__name__}")
+        if not isinstance(model, Model):
+            raise TypeError(f"model must be an hpjax model (one of {[c.__name__ for c in MODELS.values()]} or another "
+                            f"subclass of hpjax.models.Model), got {type(model).__name__}")
         self.model_class = type(model)
         self.model_defaults = {k: float(v) for k, v in model.params().items()}
         self.inputs = Inputs.default() if inputs is None else inputs
@@ -288,9 +289,15 @@ class Likelihood:
         def logpdf(preds, params):
             mass = preds["_m_hD"]
             G = mass * preds["Gamma(hD)"]
+            # a stable h_D (G = 0): the Breit-Wigner is a delta function, frac = 1 inside the bin;
+            # double-where so that neither x/0 nor its gradient reaches the result
+            wide = G > 0
+            G_s = jnp.where(wide, G, 1.0)
             pred = []
             for prod, lo, hi, r_sm, ee in rows:
-                frac = (jnp.arctan((hi - mass**2) / G) - jnp.arctan((lo - mass**2) / G)) / jnp.pi
+                bw = (jnp.arctan((hi - mass**2) / G_s) - jnp.arctan((lo - mass**2) / G_s)) / jnp.pi
+                delta = jnp.where((mass**2 > lo) & (mass**2 < hi), 1.0, 0.0)
+                frac = jnp.where(wide, bw, delta)
                 pred.append(r_sm + preds[prod] * preds["BR(hD->mumu)"] * frac / ee)
             pred = jnp.stack(pred)
             sigma = jnp.where(pred > values, up, down)
