@@ -1,0 +1,100 @@
+r"""Damped, bound-projected Gauss-Newton for Poisson likelihoods with Gaussian constraints, its
+Newton system solved through its structure.
+
+For ln L(z) = sum_i [n_i ln lambda_i(z) - lambda_i(z)] + c(z), with c a sum of independent
+Gaussian constraints (constant diagonal curvature -d) on the first n - k parameters and k free
+("tail") parameters (a POI, a signal strength: d = 0), Fisher scoring uses the curvature
+
+    H = diag(d) + J^T diag(w) J,      w_i = n_i / lambda_i^2,   J = d lambda / d z  (m x n),
+
+a diagonal plus a rank-m term. :func:`structured_solve` solves H x = g with the Woodbury identity
+(one m x m Cholesky factorisation: m = 30 for Belle II against n = 231 nuisances) and a k x k
+Schur complement for the free parameters, in O(m^2 n) instead of the O(n^3) of a dense solve.
+
+:func:`poisson_gauss_newton` iterates a fixed number of steps (``lax.scan``: jit- and
+vmappable): the step x, the best of the step lengths ``ts`` (monotone, NaN-safe), clipped to the
+bounds; a variable on its bound whose gradient points outwards is held there (its row and column
+of H become the identity, its gradient 0: projected Newton).
+
+>>> import jax, jax.numpy as jnp
+>>> jax.config.update("jax_enable_x64", True)
+>>> J = jnp.array([[1.0, 2.0, 0.5], [0.0, 1.0, 3.0]]); d = jnp.array([2.0, 1.0, 0.0]); w = jnp.array([0.5, 2.0])
+>>> H = jnp.diag(d) + J.T @ (w[:, None] * J); g = jnp.array([1.0, -1.0, 2.0])
+>>> bool(jnp.allclose(structured_solve(g, d, J, w, n_tail=1), jnp.linalg.solve(H, g)))
+True
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import cho_factor, cho_solve
+
+__all__ = ["structured_solve", "poisson_gauss_newton"]
+
+#: relative ridge added to the diagonal of the Newton system (as the dense solver did)
+RIDGE = 1e-10
+
+
+def structured_solve(g, d, J, w, n_tail: int = 0):
+    """Solve (diag(d) + J^T diag(w) J) x = g for x.
+
+    ``d`` (n,) must be positive on the first n - ``n_tail`` entries (Woodbury on that block); the
+    last ``n_tail`` entries may have d = 0 (Schur complement). ``J`` (m, n), ``w`` (m,) >= 0.
+    """
+    n = g.shape[0]
+    nh = n - n_tail
+    sw = jnp.sqrt(jnp.maximum(w, 0.0))
+    Jw = J * sw[:, None]
+    Jh, dh = Jw[:, :nh], d[:nh]
+    Jd = Jh / dh  # (m, nh)
+    K = jnp.eye(J.shape[0]) + Jd @ Jh.T
+    cf = cho_factor(K, lower=True)
+
+    def a_inv(v):  # v (nh, r)
+        return v / dh[:, None] - Jd.T @ cho_solve(cf, Jd @ v)
+
+    if n_tail == 0:
+        return a_inv(g[:, None])[:, 0]
+    Jt = Jw[:, nh:]
+    B = Jh.T @ Jt  # (nh, k)
+    X = a_inv(jnp.concatenate([g[:nh, None], B], axis=1))
+    S = Jt.T @ Jt + jnp.diag(d[nh:]) - B.T @ X[:, 1:]
+    ds = jnp.diag(S)
+    S = S + jnp.diag(jnp.where(ds == 0.0, 1.0, RIDGE * jnp.abs(ds)))
+    xt = jnp.linalg.solve(S, g[nh:] - B.T @ X[:, 0])
+    return jnp.concatenate([X[:, 0] - X[:, 1:] @ xt, xt])
+
+
+def poisson_gauss_newton(z0, model, logp, n_obs, curv, lo, hi, steps: int, n_tail: int = 0,
+                         ts=(1.0, 0.5, 0.25, 0.125, 0.0)):
+    """``steps`` damped, projected Gauss-Newton steps from ``z0``.
+
+    ``model(z)`` returns (lambda (m,), J (m, n), gradient of ln L (n,)); ``logp(z)`` ln L; ``curv``
+    (n,) the constraint curvature (1/sigma^2; 0 on the last ``n_tail`` free parameters); ``lo``,
+    ``hi`` the bounds. Returns (z, Newton decrement g.dz of the last step: ~2x the remaining gain).
+    """
+    curv = jnp.asarray(curv, dtype=jnp.float64)
+    ts = jnp.asarray(ts, dtype=jnp.float64)
+    n_obs = jnp.asarray(n_obs, dtype=jnp.float64)
+    nh = curv.shape[0] - n_tail
+
+    def safe_logp(z):
+        v = logp(z)
+        return jnp.where(jnp.isnan(v), -jnp.inf, v)
+
+    def step(carry, _):
+        z, _ = carry
+        lam, J, g = model(z)
+        held = ((z <= lo) & (g < 0)) | ((z >= hi) & (g > 0))
+        J = jnp.where(held[None, :], 0.0, J)
+        d = jnp.where(held, 1.0, curv)
+        d = d.at[:nh].multiply(1.0 + RIDGE)
+        g = jnp.where(held, 0.0, g)
+        dz = structured_solve(g, d, J, n_obs / lam**2, n_tail)
+        cand = jnp.clip(z[None, :] + ts[:, None] * dz[None, :], lo, hi)
+        vals = jax.vmap(safe_logp)(cand)
+        return (cand[jnp.argmax(vals)], g @ dz), None
+
+    (z, dec), _ = jax.lax.scan(step, (jnp.asarray(z0, dtype=jnp.float64), jnp.asarray(jnp.inf)), None, length=steps)
+    return z, dec
