@@ -48,6 +48,8 @@ def _parse_model(kind: str, assignments: list[str]):
         k, v = a.split("=", 1)
         if k not in cls.PARAMS:
             raise SystemExit(f"hpjax: unknown parameter '{k}' of {kind}; valid: {list(cls.PARAMS)}")
+        if k in params:
+            raise SystemExit(f"hpjax: parameter {k} given twice ({k}={params[k]:g} and '{a}'); give it once")
         try:
             params[k] = float(v)
         except ValueError:
@@ -59,6 +61,30 @@ def _parse_model(kind: str, assignments: list[str]):
         return cls(**params)
     except ValueError as exc:
         raise SystemExit(f"hpjax: {exc}") from None
+
+
+def strict_json(obj):
+    """``obj`` with every non-finite float made strict JSON: NaN -> null, +-inf -> "inf" / "-inf"
+    (RFC 8259 has no NaN or Infinity; ``json.dumps`` would write the bare words).
+
+    >>> json.dumps(strict_json({"tau": float("inf"), "br": float("nan"), "x": [1.5]}))
+    '{"tau": "inf", "br": null, "x": [1.5]}'
+    """
+    import math
+
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return strict_json(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    return obj
+
+
+def _dumps(obj, **kw) -> str:
+    return json.dumps(strict_json(obj), allow_nan=False, default=lambda o: strict_json(float(o)), **kw)
 
 
 def _observable_table(model, inputs) -> list[tuple[str, float, float]]:
@@ -148,7 +174,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     inputs = hpjax.Inputs.default()
     out_dir = pathlib.Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_writable(out_dir)
     results = {"hpjax_version": hpjax.__version__, "inputs": inputs.as_dict(), "formfactors": inputs.formfactors}
     for name, model in benchmark_models().items():
         print(f"\n{name}: {model}")
@@ -167,7 +193,7 @@ def cmd_demo(args) -> int:
     results["paper_numbers"] = prow
     scan = _prescription_scan(inputs)
     results["prescription_scan"] = scan
-    (out_dir / "demo.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out_dir / "demo.json").write_text(_dumps(results, indent=1) + "\n")
     fig_path = out_dir / "demo_prescriptions.png"
     _figure(scan, fig_path)
     print(f"\nwrote {out_dir / 'demo.json'} and {fig_path}  ({time.perf_counter() - t0:.1f} s)")
@@ -180,7 +206,8 @@ def cmd_predict(args) -> int:
     model = _parse_model(args.model, args.params)
     rows = _observable_table(model, hpjax.Inputs.default())
     if args.json:
-        print(json.dumps({k: {"unified": a, "paper": b} for k, a, b in rows}, indent=1))
+        # strict JSON: NaN -> null, +-inf -> "inf" / "-inf" (e.g. the lifetime of a stable h_D)
+        print(_dumps({k: {"unified": a, "paper": b} for k, a, b in rows}, indent=1))
     else:
         _print_table(rows, ("observable", "unified", "paper presc."))
     return 0
@@ -233,9 +260,23 @@ def _metadata(spec, task: str, seed=None) -> dict:
             "python": platform.python_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
+def _check_writable(directory: pathlib.Path) -> None:
+    """Create ``directory`` and check that a file can be written there, before any computing."""
+    import tempfile
+
+    directory = pathlib.Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".hpjax-write-check-"):
+            pass
+    except OSError as exc:
+        raise SystemExit(f"hpjax: output directory {directory} cannot be written ({exc.strerror or exc}); "
+                         f"set [output] directory in the fit specification to a writable place") from None
+
+
 def _write_json(path: pathlib.Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1, default=float) + "\n")
+    path.write_text(_dumps(obj, indent=1) + "\n")
 
 
 def cmd_fit(args) -> int:
@@ -243,6 +284,7 @@ def cmd_fit(args) -> int:
 
     spec = _load(args.spec)
     lik = spec.build_likelihood()
+    _check_writable(spec.output_dir)
     opts = spec.tasks.get("fit", {})
     t0 = time.perf_counter()
     fit = best_fit(lik, transforms=spec.transforms(lik), n_starts=opts.get("n_starts", 8), seed=opts.get("seed", 0),
@@ -294,6 +336,7 @@ def cmd_profile(args) -> int:
     if opts is None or "poi" not in opts:
         raise SystemExit(f"hpjax: {spec.path.name}: key 'task.profile.poi': missing; give the parameters of interest")
     lik = spec.build_likelihood()
+    _check_writable(spec.output_dir)
     tr = spec.transforms(lik)
     t0 = time.perf_counter()
     fit = best_fit(lik, transforms=tr, n_starts=opts.get("n_starts", 8), seed=opts.get("seed", 0),
@@ -354,23 +397,46 @@ def _profile_figure(prof, path: pathlib.Path, title: str) -> None:
 
 def cmd_sample(args) -> int:
     from .inference import corner_plot, sample
+    from .inference.sample import SampleInterrupted
+    from .likelihood.likelihood import BELLE2_FULL_PREFIX
 
     spec = _load(args.spec)
     opts = spec.tasks.get("sample", {})
     lik = spec.build_likelihood()
+    out = spec.output_dir
+    _check_writable(out)
     t0 = time.perf_counter()
-    res = sample(lik, spec.priors(), num_warmup=opts.get("num_warmup", 500),
-                 num_samples=opts.get("num_samples", 1000), num_chains=opts.get("num_chains", 4),
-                 seed=opts.get("seed", 0), target_accept=opts.get("target_accept", 0.8),
-                 metadata=_metadata(spec, "sample", opts.get("seed", 0)))
+    num_samples = opts.get("num_samples", 1000)
+
+    def save(res):
+        res.to_netcdf(out / "posterior.nc")
+        shown = []
+        for n in lik.parameters():
+            if n.startswith(BELLE2_FULL_PREFIX):
+                continue
+            pr = res.priors.get(n)
+            shown.append(f"log10_{res.names[n]}" if pr is not None and pr.kind == "log_uniform" else n)
+        corner_plot(res, out / "corner.png", var_names=shown)
+
+    try:
+        # the draws come in segments, so that a Ctrl-C keeps the finished ones
+        res = sample(lik, spec.priors(), num_warmup=opts.get("num_warmup", 500), num_samples=num_samples,
+                     num_chains=opts.get("num_chains", 4), seed=opts.get("seed", 0),
+                     target_accept=opts.get("target_accept", 0.8), segments=min(opts.get("segments", 4), num_samples),
+                     metadata=_metadata(spec, "sample", opts.get("seed", 0)))
+    except SampleInterrupted as exc:
+        if exc.result is None:
+            raise Interrupted("hpjax sample: interrupted before the first draws (warmup or compilation); "
+                              "nothing was written") from None
+        save(exc.result)
+        raise Interrupted(f"hpjax sample: interrupted; kept {exc.done} of {exc.total} draws per chain in "
+                          f"{out / 'posterior.nc'} and {out / 'corner.png'} (a partial run: check its R-hat)") from None
     print(f"{spec.name}: NUTS posterior of {lik}")
     # Belle II's 231 nuisances (belle2_full, nuisances = "float") are summarised in one line; the
     # full table is in posterior.nc
-    from .likelihood.likelihood import BELLE2_FULL_PREFIX
-
     b2_sites = {res.names[n] for n in lik.parameters() if n.startswith(BELLE2_FULL_PREFIX)}
     b2_rows = [r for r in res.summary.index if r in b2_sites or any(f"[{x}]" in r for x in b2_sites)]
-    print(res.summary.drop(index=b2_rows).to_string())
+    print(res.summary_text(show_z=args.show_z, drop=b2_rows))
     if b2_rows:
         sub = res.summary.loc[b2_rows]
         print(f"  ({len(b2_sites)} Belle II nuisances: max R-hat {sub['r_hat'].max():.4f}, min bulk ESS "
@@ -380,16 +446,7 @@ def cmd_sample(args) -> int:
     for name, (lo, hi) in res.credible_intervals(0.68).items():
         if not name.startswith(BELLE2_FULL_PREFIX):
             print(f"  68% credible interval {name}: [{lo:.4g}, {hi:.4g}]")
-    out = spec.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    res.to_netcdf(out / "posterior.nc")
-    shown = []
-    for n in lik.parameters():
-        if n.startswith(BELLE2_FULL_PREFIX):
-            continue
-        pr = res.priors.get(n)
-        shown.append(f"log10_{res.names[n]}" if pr is not None and pr.kind == "log_uniform" else n)
-    corner_plot(res, out / "corner.png", var_names=shown)
+    save(res)
     print(f"wrote {out / 'posterior.nc'} and {out / 'corner.png'}  ({time.perf_counter() - t0:.1f} s)")
     if not res.ok:
         for p in res.problems:
@@ -425,26 +482,40 @@ def cmd_cite(args) -> int:
     return 0
 
 
-def cmd_scan(args) -> int:
-    from .inference.scan import scan
+def _scan_setup(spec):
     from .spec import axis_values
 
-    spec = _load(args.spec)
     opts = spec.tasks.get("scan")
     if opts is None or "axes" not in opts:
         raise SystemExit(f"hpjax: {spec.path.name}: key 'task.scan.axes': missing; give 1 to 3 scan axes")
     lik = spec.build_likelihood()
     axes = {a: axis_values(s, spec.free[a]) for a, s in opts["axes"].items()}
+    return opts, lik, axes
+
+
+def cmd_scan(args) -> int:
+    from .inference.scan import ScanInterrupted, scan
+
+    spec = _load(args.spec)
+    opts, lik, axes = _scan_setup(spec)
+    _check_writable(spec.output_dir)
     n = 1
     for v in axes.values():
         n *= len(v)
-    print(f"{spec.name}: scanning {n} points of {lik}")
+    print(f"{spec.name}: scanning {n} points of {lik}", flush=True)
     meta = _metadata(spec, "scan")
     meta.pop("created", None)  # a resumed scan must write the same file as an uninterrupted one
     t0 = time.perf_counter()
-    ds = scan(lik, axes, spec.output_dir, profile=opts.get("profile", ()), observables=opts.get("observables", ()),
-              chunk_size=args.chunk_size or opts.get("chunk_size"), transforms=spec.transforms(lik),
-              metadata=meta, progress=not args.quiet, max_chunks=args.max_chunks)
+    chunk = args.chunk_size if args.chunk_size is not None else opts.get("chunk_size")
+    try:
+        ds = scan(lik, axes, spec.output_dir, profile=opts.get("profile", ()), observables=opts.get("observables", ()),
+                  chunk_size=chunk, transforms=spec.transforms(lik), metadata=meta, progress=not args.quiet,
+                  max_chunks=args.max_chunks)
+    except ScanInterrupted as exc:
+        raise Interrupted(f"hpjax scan: interrupted; {exc.done} of {exc.total} points are kept in {exc.chunk_dir}: "
+                          f"rerun `hpjax scan {args.spec}` to resume") from None
+    except ValueError as exc:
+        raise SystemExit(f"hpjax: {exc}") from None
     if ds is None:
         print(f"stopped after {args.max_chunks} chunks (rerun to resume)")
         return 0
@@ -452,6 +523,29 @@ def cmd_scan(args) -> int:
     print(f"wrote {spec.output_dir / 'scan.nc'}: {n} points in {dt:.1f} s ({n / dt:.3g} points/s, "
           f"{ds.attrs['n_chunks']} chunks of {ds.attrs['chunk_size']} on {ds.attrs['n_devices']} device(s))")
     return 0
+
+
+def _scan_mismatch(ds, spec) -> str | None:
+    """Why ``ds`` (a scan.nc) is not the scan of ``spec``, or None when it is."""
+    from .inference.scan import identity_hash, scan_identity
+
+    opts, lik, axes = _scan_setup(spec)
+    want = scan_identity(lik, axes, opts.get("profile", ()), opts.get("observables", ()))
+    if ds.attrs.get("identity_hash") == identity_hash(want):
+        return None
+    try:
+        have = json.loads(ds.attrs["identity"])
+    except (KeyError, ValueError, TypeError):
+        return "it records no scan identity"
+    have.pop("chunk_size", None)  # files of hpjax <= 0.1
+    want = json.loads(json.dumps(want))
+    if have == want:
+        return None
+    words = {"axes": "grid", "profile": "profiled parameters", "observables": "observables", "terms": "terms",
+             "dataset": "dataset", "parameters": "free parameters", "options": "likelihood options",
+             "fixed": "fixed parameter values", "model_defaults": "model parameters"}
+    diff = [words.get(k, k) for k in want if have.get(k) != want.get(k)]
+    return "its " + ", ".join(diff or ["identity"]) + " differ"
 
 
 def cmd_plot(args) -> int:
@@ -468,11 +562,29 @@ def cmd_plot(args) -> int:
     nc = spec.output_dir / "scan.nc"
     if not nc.exists():
         raise SystemExit(f"hpjax: {nc} not found: run `hpjax scan {spec.path}` first")
-    with xr.open_dataset(nc, engine="h5netcdf") as ds:
+    _check_writable(spec.output_dir)
+    try:
+        ds = xr.open_dataset(nc, engine="h5netcdf")
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is one line
+        raise SystemExit(f"hpjax: {nc} cannot be read ({type(exc).__name__}): rerun `hpjax scan {spec.path}`") from None
+    with ds:
+        why = _scan_mismatch(ds, spec)
+        if why:
+            raise SystemExit(f"hpjax: {nc} is not the scan of {spec.path.name} ({why}): rerun `hpjax scan {spec.path}`")
         summary = draw(plot["kind"], ds.load(), spec.output_dir / spec.name, plot.get("title", ""),
                        plot.get("formats", ["png", "pdf"]))
     print("wrote " + ", ".join(summary["files"]))
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} is outside the allowed range: an integer >= 1")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -484,7 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("predict", help="observables of one model point")
     q.add_argument("model", help="singlet | dark_abelian")
     q.add_argument("params", nargs="*", help="PARAM=VALUE, e.g. m_hD=1 sin_theta=6e-3 y_D=1 m_chi=0.1")
-    q.add_argument("--json", action="store_true", help="print JSON")
+    q.add_argument("--json", action="store_true",
+                   help='print strict JSON (NaN as null, infinities as the strings "inf" / "-inf")')
     q.set_defaults(func=cmd_predict)
     r = sub.add_parser("paper", help="the paper's stated numbers against hpjax")
     r.add_argument("--explain", action="store_true", help="print the explanation of every ratio")
@@ -497,12 +610,18 @@ def build_parser() -> argparse.ArgumentParser:
                              ("cite", cmd_cite, "references behind every input and measurement a fit uses")):
         t = sub.add_parser(name, help=text, description=text)
         t.add_argument("spec", help="fit specification, e.g. fits/singlet_profile_mhD.toml")
+        if name == "sample":
+            t.add_argument("--show-z", action="store_true",
+                           help="also print the whitened nuisance variables nuisance_z[...]")
         t.set_defaults(func=func)
     t = sub.add_parser("scan", help="grid scan of a fit specification (task.scan)",
                        description="grid scan (task.scan): chunked, sharded over all devices, resumable")
     t.add_argument("spec", help="fit specification, e.g. fits/fig1_unified.toml")
-    t.add_argument("--chunk-size", type=int, default=None, help="points per chunk (default: from free memory)")
-    t.add_argument("--max-chunks", type=int, default=None, help="stop after this many chunks (resume later)")
+    t.add_argument("--chunk-size", type=_positive_int, default=None,
+                   help="points per chunk, >= 1 (default: task.scan.chunk_size, else from free memory); a rerun "
+                        "with another chunk size reuses the points already computed")
+    t.add_argument("--max-chunks", type=_positive_int, default=None,
+                   help="stop after this many chunks (resume later)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_scan)
     t = sub.add_parser("plot", help="draw the paper's figure (plot.kind) from a scan",
@@ -512,9 +631,35 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with the one line that says what was kept."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the hpjax command (``argv``: the arguments; None: the command line).
+
+    Ctrl-C ends with one line saying what was kept (exit status 130), never a traceback. On the
+    command line (``argv`` None) the process then leaves with ``os._exit`` after flushing its
+    output: a KeyboardInterrupt raised while XLA compiles (the compile returns with the signal's
+    error while its worker threads still run) otherwise crashes the interpreter's shutdown with
+    a segmentation fault.
+    """
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt as exc:
+        msg = str(exc) if isinstance(exc, Interrupted) else f"hpjax {args.command}: interrupted; nothing was written"
+        print(msg, file=sys.stderr)
+        if argv is not None:
+            raise SystemExit(130) from None
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(130)
 
 
 if __name__ == "__main__":

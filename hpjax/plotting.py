@@ -10,7 +10,8 @@ an upper-limit term excludes where its -2 ln L exceeds 2.706 (the 90 % CL quanti
 half-normal; any value for the step convention, whose -2 ln L is 0 or inf); the LFU exclusion
 is Delta chi2(lfu) > 4 relative to its value without new physics.
 
-Each function returns a small summary of what it drew (used by the tests) and writes the
+Regions are filled contours of the Delta chi2 (or limit) level interpolated between the scan's
+grid points in log space (:func:`region_paths`), not the grid's cells. Each function returns a small summary of what it drew (used by the tests) and writes the
 figure in every requested format.
 """
 
@@ -21,7 +22,7 @@ import pathlib
 
 import numpy as np
 
-__all__ = ["draw", "fig1", "fig2", "fig4", "belle2_full"]
+__all__ = ["draw", "fig1", "fig2", "fig4", "belle2_full", "region_paths"]
 
 UL_LEVEL = 2.705543454095404  # Phi^-1(0.95)^2: -2 ln L of a half-normal at its 90 % CL limit
 BAND_LEVEL = 4.0
@@ -61,27 +62,82 @@ def _m2(ds, name):
     return -2.0 * np.asarray(ds[name].values, dtype=float)
 
 
+def region_paths(x, y, field, level, below=True, logx=True, logy=True):
+    """Filled-contour polygons of the region ``field <= level`` (``below``) or ``field > level``
+    on the grid ``x`` (n), ``y`` (m), ``field`` (n, m), as matplotlib Paths in data coordinates.
+
+    The boundary is found by linear interpolation in log10 of each logarithmic axis (straight
+    between grid points on the log axes the figures use) of sqrt(max(field, 0)), which is close to
+    linear in a Gaussian term's pull; a field that jumps to +inf (a hard-step limit) is taken as
+    2 sqrt(level), putting the edge half way between the last allowed and the first excluded
+    point. NaN points are left out of both regions.
+
+    >>> x = y = np.geomspace(1.0, 100.0, 21)
+    >>> X, Y = np.meshgrid(x, y, indexing="ij")
+    >>> paths = region_paths(x, y, np.log10(X) + np.log10(Y), 2.0)  # below the line x y = 100
+    >>> [bool(any(p.contains_point(q) for p in paths)) for q in [(2.0, 5.0), (50.0, 50.0)]]
+    [True, False]
+    """
+    import contourpy
+    from matplotlib.path import Path
+
+    f = np.asarray(field, dtype=float)
+    root = np.sqrt(max(level, 0.0))
+    g = np.where(np.isposinf(f), 2.0 * root + 1.0, np.sqrt(np.maximum(np.where(np.isfinite(f), f, 0.0), 0.0)))
+    g = np.where(np.isneginf(f), 0.0, g)
+    g = np.ma.masked_invalid(np.where(np.isnan(f), np.nan, g))
+    u = np.log10(x) if logx else np.asarray(x, float)
+    v = np.log10(y) if logy else np.asarray(y, float)
+    big = 1e300
+    lo, hi = (-big, root) if below else (root, big)
+    gen = contourpy.contour_generator(u, v, g.T, fill_type=contourpy.FillType.OuterCode)
+    points, codes = gen.filled(lo, hi)
+    paths = []
+    for pts, cd in zip(points, codes):
+        pts = np.array(pts, dtype=float)
+        if logx:
+            pts[:, 0] = 10.0 ** pts[:, 0]
+        if logy:
+            pts[:, 1] = 10.0 ** pts[:, 1]
+        paths.append(Path(pts, cd))
+    return paths
+
+
+def _fill(ax, x, y, field, level, below, colour, alpha, label=None):
+    """Draw the region of :func:`region_paths` on ``ax``; returns (grid mask, paths)."""
+    from matplotlib.patches import PathPatch
+
+    f = np.asarray(field, dtype=float)
+    mask = (f <= level) if below else (f > level)
+    paths = region_paths(x, y, f, level, below)
+    for p in paths:
+        ax.add_patch(PathPatch(p, facecolor=colour, edgecolor="none", alpha=alpha, lw=0))
+    if label and paths:
+        ax.plot([], [], color=colour, lw=6, alpha=alpha, label=label)
+    return mask, paths
+
+
 def _panel(ax, ds, x, y, sel=None, hinv=("lhc", "hl_lhc", "ilc", "clic", "fcc_ee"), endpoint=None, summary=None):
     """Band, central curve, exclusions and Higgs-invisible lines on one (x, y) panel."""
     sub = ds if sel is None else ds.isel(sel)
+    sub = sub.transpose(x, y)  # whatever the order of the scan's axes
     X, Y = np.meshgrid(sub[x].values, sub[y].values, indexing="ij")
     summary = {} if summary is None else summary
     # exclusions (grey)
+    xs, ys = sub[x].values, sub[y].values
     for term, (label, colour) in _EXCL.items():
         name = f"logL_{term}"
         if name not in sub:
             continue
-        excl = _m2(sub, name) > UL_LEVEL
-        if excl.any():
-            ax.contourf(X, Y, excl.astype(float), levels=[0.5, 1.5], colors=[colour], alpha=0.55)
-            ax.plot([], [], color=colour, lw=6, alpha=0.55, label=label)
+        excl, paths = _fill(ax, xs, ys, _m2(sub, name), UL_LEVEL, False, colour, 0.55, label)
         summary[f"excluded_{term}"] = excl
+        summary[f"paths_excluded_{term}"] = paths
     # Belle II band and central curve
     if "logL_belle2" in sub:
-        band = _m2(sub, "logL_belle2") <= BAND_LEVEL
-        ax.contourf(X, Y, band.astype(float), levels=[0.5, 1.5], colors=["#3b75af"], alpha=0.6)
-        ax.plot([], [], color="#3b75af", lw=6, alpha=0.6, label=r"Belle II $2\sigma$")
+        band, paths = _fill(ax, xs, ys, _m2(sub, "logL_belle2"), BAND_LEVEL, True, "#3b75af", 0.6,
+                            r"Belle II $2\sigma$")
         summary["band"] = band
+        summary["paths_band"] = paths
     obs = "obs_BR(B+->K+inv)"
     if obs in sub:
         central = _central_value(ds)
@@ -103,6 +159,8 @@ def _panel(ax, ds, x, y, sel=None, hinv=("lhc", "hl_lhc", "ilc", "clic", "fcc_ee
         ax.axvline(endpoint, color="#3b75af", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
     return summary
 
 
@@ -139,19 +197,19 @@ def fig1(ds, path, title="", formats=("png", "pdf")) -> dict:
 def fig2(ds, path, title="", formats=("png", "pdf")) -> dict:
     """Fig. 2: y_D versus sin(theta) at fixed m_hD with the R_K exclusion."""
     plt = _plt()
+    ds = ds.transpose("sin_theta", "y_D")
     fig, ax = plt.subplots(figsize=(6.2, 4.8))
     X, Y = np.meshgrid(ds["sin_theta"].values, ds["y_D"].values, indexing="ij")
     summary = {}
+    xs, ys = ds["sin_theta"].values, ds["y_D"].values
     if "logL_lfu" in ds:
         m2 = _m2(ds, "logL_lfu")
-        excl = (m2 - np.nanmin(m2)) > BAND_LEVEL
-        ax.contourf(X, Y, excl.astype(float), levels=[0.5, 1.5], colors=["0.55"], alpha=0.6)
-        ax.plot([], [], color="0.55", lw=6, alpha=0.6, label=r"LHCb $R_K$, $R_{K^*}$")
+        excl, paths = _fill(ax, xs, ys, m2 - np.nanmin(m2), BAND_LEVEL, False, "0.55", 0.6, r"LHCb $R_K$, $R_{K^*}$")
         summary["excluded_lfu"] = excl
-    band = _m2(ds, "logL_belle2") <= BAND_LEVEL
-    ax.contourf(X, Y, band.astype(float), levels=[0.5, 1.5], colors=["#3b75af"], alpha=0.6)
-    ax.plot([], [], color="#3b75af", lw=6, alpha=0.6, label=r"Belle II $2\sigma$")
+        summary["paths_excluded_lfu"] = paths
+    band, paths = _fill(ax, xs, ys, _m2(ds, "logL_belle2"), BAND_LEVEL, True, "#3b75af", 0.6, r"Belle II $2\sigma$")
     summary["band"] = band
+    summary["paths_band"] = paths
     if "obs_BR(B+->K+inv)" in ds:
         v = np.asarray(ds["obs_BR(B+->K+inv)"].values)
         c = _central_value(ds)
@@ -159,6 +217,8 @@ def fig2(ds, path, title="", formats=("png", "pdf")) -> dict:
             ax.contour(X, Y, v, levels=[c], colors="white", linestyles="--", linewidths=1.5)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
     from matplotlib.ticker import NullFormatter
 
     ax.xaxis.set_minor_formatter(NullFormatter())

@@ -12,7 +12,7 @@ value and what is allowed. Layout (all sections but ``[model]`` optional)::
     [likelihood.belle2_full]    # nuisances = "profile" | "float", sm, smoothing, steps
     [task.fit]                  # n_starts, seed, max_iter
     [task.profile]              # [task.profile.poi.<param>] range, points, scale
-    [task.sample]               # num_warmup, num_samples, num_chains, seed, target_accept
+    [task.sample]               # num_warmup, num_samples, num_chains, seed, target_accept, segments
     [output]                    # directory
 
 >>> from hpjax.spec import load_spec
@@ -48,7 +48,8 @@ _FREE_KEYS = {"range", "scale", "prior"}
 _TASK_KEYS = {
     "fit": {"n_starts": int, "seed": int, "max_iter": int},
     "profile": {"poi": dict, "n_starts": int, "seed": int, "max_iter": int},
-    "sample": {"num_warmup": int, "num_samples": int, "num_chains": int, "seed": int, "target_accept": float},
+    "sample": {"num_warmup": int, "num_samples": int, "num_chains": int, "seed": int, "target_accept": float,
+               "segments": int},
     "scan": {"axes": dict, "profile": list, "chunk_size": int, "observables": list},
 }
 _PLOT_KEYS = {"kind": str, "title": str, "formats": list}
@@ -132,6 +133,18 @@ def _range(path, key, v, log: bool):
     return lo, hi
 
 
+def _str_list(path, key, v):
+    """A list of distinct strings (a bare string is not split into characters)."""
+    if isinstance(v, str):
+        _err(path, key, f"must be a list of strings, got the string {v!r}; write [{v!r}]".replace("'", '"'))
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        _err(path, key, f"must be a list of strings, got {v!r}")
+    dup = sorted({x for x in v if v.count(x) > 1})
+    if dup:
+        _err(path, key, f"{dup} listed more than once; give each once")
+    return v
+
+
 def _choice(path, key, v, allowed):
     if v not in allowed:
         _err(path, key, f"{v!r} is not allowed; valid: {list(allowed)}")
@@ -143,8 +156,16 @@ def load_spec(path) -> FitSpec:
     path = pathlib.Path(path)
     if not path.is_file():
         raise SpecError(f"{path}: no such fit specification")
+    data = path.read_bytes()
     try:
-        raw = tomllib.loads(path.read_text())
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path.name}: not a UTF-8 text file (byte {exc.start} is {data[exc.start]:#04x}); "
+                        f"a fit specification is TOML text") from None
+    if "\x00" in text:
+        raise SpecError(f"{path.name}: not a text file (it holds NUL bytes); a fit specification is TOML text")
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path.name}: not valid TOML: {exc}") from None
     _check_keys(path, "", raw, _SECTIONS)
@@ -190,6 +211,9 @@ def load_spec(path) -> FitSpec:
                                        f"({'[' if lo_inc else '('}{lo_d}, {hi_d}{']' if hi_inc else ')'})")
         prior = _choice(path, f"{key}.prior", f.get("prior", "log_uniform" if scale == "log" else "uniform"),
                         ("log_uniform", "uniform"))
+        if not lo <= params[name] <= hi:
+            _err(path, f"model.parameters.{name}", f"start value {params[name]:g} is outside the free range "
+                                                   f"[{lo:g}, {hi:g}] of free.{name}")
         free[name] = {"range": (lo, hi), "scale": scale, "prior": prior}
     if not free:
         _err(path, "free", "no free parameter: give at least one [free.<param>] table")
@@ -199,6 +223,7 @@ def load_spec(path) -> FitSpec:
     if "dataset" in lk:
         _choice(path, "likelihood.dataset", lk["dataset"], list_datasets())
     if "terms" in lk:
+        _str_list(path, "likelihood.terms", lk["terms"])
         for t in lk["terms"]:
             _choice(path, "likelihood.terms", t, TERM_NAMES)
         if "belle2" in lk["terms"] and "belle2_full" in lk["terms"]:
@@ -209,6 +234,8 @@ def load_spec(path) -> FitSpec:
         problem = belle2_full_option_problem(k, v)
         if problem:
             _err(path, f"likelihood.belle2_full.{k}", problem)
+    if not isinstance(lk.get("conventions", {}), dict):
+        _err(path, "likelihood.conventions", f"must be a table {{term = convention}}, got {lk['conventions']!r}")
     for t, c in lk.get("conventions", {}).items():
         _choice(path, "likelihood.conventions", t, TERM_NAMES)
         _choice(path, f"likelihood.conventions.{t}", c, UL_CONVENTIONS)
@@ -216,6 +243,7 @@ def load_spec(path) -> FitSpec:
         _choice(path, "likelihood.higgs_scenario", lk["higgs_scenario"], HIGGS_SCENARIOS)
     ff = _choice(path, "likelihood.formfactors", lk.get("formfactors", "table2"), sorted(formfactor_sets()))
     valid_nuis = sorted(set(Inputs.default(formfactors=ff).names) | {SM_NUISANCE})
+    _str_list(path, "likelihood.nuisances", lk.get("nuisances", []))
     for n in lk.get("nuisances", []):
         _choice(path, "likelihood.nuisances", n, valid_nuis)
     if "prescription" in lk:
@@ -252,6 +280,8 @@ def load_spec(path) -> FitSpec:
     if "scan" in tasks:
         from .observables import OBSERVABLES
 
+        for k in ("profile", "observables"):
+            _str_list(path, f"task.scan.{k}", tasks["scan"].get(k, []))
         for n in tasks["scan"].get("profile", []):
             if n not in free or n in tasks["scan"].get("axes", {}):
                 _err(path, "task.scan.profile", f"{n!r} must be a free parameter that is not a scan axis; free: {list(free)}")
@@ -263,6 +293,9 @@ def load_spec(path) -> FitSpec:
         if "kind" not in plot:
             _err(path, "plot.kind", f"missing; valid: {list(PLOT_KINDS)}")
         _choice(path, "plot.kind", plot["kind"], PLOT_KINDS)
+        if not isinstance(plot.get("title", ""), str):
+            _err(path, "plot.title", f"must be a string, got {plot['title']!r}")
+        _str_list(path, "plot.formats", plot.get("formats", []))
         for f in plot.get("formats", []):
             _choice(path, "plot.formats", f, ("png", "pdf", "svg"))
     tasks["plot"] = plot

@@ -131,6 +131,10 @@ def test_cli_fit_profile_sample_cite(tmp_path, capsys):
     assert (out / "posterior.nc").exists() and (out / "corner.png").exists()
     text = capsys.readouterr().out
     assert "R-hat" in text and "divergences" in text
+    # issue 10: physical values in scientific notation, the whitened nuisance_z only on request
+    assert "nuisance_z[" not in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("BR_Bp_to_Kpnunu_SM "))
+    assert "e-06" in row.split()[1], row
     assert rc in (0, 1)  # 1 only when diagnostics fail, which the output then says
     if rc == 1:
         assert "PROBLEM" in text

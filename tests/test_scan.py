@@ -89,11 +89,11 @@ def test_resume_after_kill_gives_the_same_file(tmp_path):
                             env=env)
     chunks = tmp_path / "killed" / "chunks"
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(chunks.glob("chunk_*.npz"))) < 5:
+    while time.time() < deadline and len(list(chunks.glob("points_*.npz"))) < 5:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = len(list(chunks.glob("chunk_*.npz")))
+    done = len(list(chunks.glob("points_*.npz")))
     assert 5 <= done < 50, done  # killed midway: some chunks written, not all
     assert not (tmp_path / "killed" / "scan.nc").exists()
     subprocess.run(cmd + [str(runs["killed"])], check=True, capture_output=True)
@@ -130,12 +130,63 @@ def test_fig1_content(fig1_scan):
     assert s["excluded_na62"][np.argmin(abs(m - 0.05)), j]
 
 
+def _drawn_matches_grid(paths, xs, ys, mask):
+    """At grid points whose 8 neighbours share their mask value (away from the boundary), the
+    filled-contour polygons contain the point iff the grid mask is True."""
+    X, Y = np.meshgrid(xs, ys, indexing="ij")
+    inside = np.zeros(mask.shape, dtype=bool)
+    pts = np.column_stack([X.ravel(), Y.ravel()])
+    for p in paths:
+        inside |= p.contains_points(pts).reshape(mask.shape)
+    m = mask.astype(int)
+    same = np.ones(mask.shape, dtype=bool)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            same &= np.roll(np.roll(m, di, 0), dj, 1) == m
+    same[[0, -1], :] = same[:, [0, -1]] = False  # edges: roll wraps around
+    same[:, 0] = same[:, -1] = False
+    assert same.sum() > 0.5 * mask.size  # most of the grid is tested
+    bad = same & (inside != mask)
+    assert not bad.any(), np.argwhere(bad)[:5]
+    return inside
+
+
+def test_regions_are_filled_contours_matching_the_grid(fig1_scan, tmp_path):
+    ds, _ = fig1_scan
+    s = draw("fig1", ds, tmp_path / "fig1", formats=("png",))
+    m, st = s["m_hD"], s["sin_theta"]
+    for key in ("band", "excluded_koto", "excluded_na62", "excluded_belle_kstar"):
+        paths = s[f"paths_{key}"]
+        assert paths and s[key].any(), key
+        _drawn_matches_grid(paths, m, st, s[key])
+    # the band (a smooth Delta chi2) is interpolated: its edge crosses the grid lines at varying
+    # fractions of a cell, not at the cells' midpoints as a 0/1 mask (or a step limit) would
+    v = np.concatenate([p.vertices for p in s["paths_band"]])
+    lx = np.log(v[:, 0])
+    k = np.clip(np.searchsorted(np.log(m), lx) - 1, 0, len(m) - 2)
+    frac = (lx - np.log(m[k])) / (np.log(m[k + 1]) - np.log(m[k]))
+    off_grid = (frac > 1e-6) & (frac < 1 - 1e-6)
+    assert off_grid.sum() > 10 and np.std(frac[off_grid]) > 0.1
+    # the band's edge sits between the last grid point inside and the first outside (log space)
+    i = int(np.argmin(abs(np.log(m / 1.0))))
+    col = s["band"][i]
+    j_top = np.where(col)[0].max()
+    from hpjax.plotting import region_paths
+
+    paths = region_paths(m, st, -2 * ds["logL_belle2"].values, 4.0)
+    probe = np.geomspace(st[j_top], st[j_top + 1], 9)[1:-1]
+    inside = np.array([any(p.contains_point((m[i], y)) for p in paths) for y in probe])
+    assert inside[0] and not inside[-1] and np.all(np.diff(inside.astype(int)) <= 0)
+
+
 def test_fig2_and_fig4_content(tmp_path):
     lik2 = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["belle2", "lfu"],
                             free=("sin_theta", "y_D"))
     ds2 = scan(lik2, {"sin_theta": np.geomspace(1e-3, 3e-2, 20), "y_D": np.geomspace(1e-6, 1.0, 25)},
                tmp_path / "f2", observables=["BR(B+->K+inv)"], progress=False)
     s2 = draw("fig2", ds2, tmp_path / "fig2", formats=("png",))
+    _drawn_matches_grid(s2["paths_band"], s2["sin_theta"], s2["y_D"], s2["band"])
+    _drawn_matches_grid(s2["paths_excluded_lfu"], s2["sin_theta"], s2["y_D"], s2["excluded_lfu"])
     j = int(np.argmin(abs(np.log(s2["sin_theta"] / 6e-3))))
     y = s2["y_D"]
     assert s2["excluded_lfu"][j, y < 3e-5].all() and not s2["excluded_lfu"][j, y > 1e-3].any()
@@ -147,6 +198,9 @@ def test_fig2_and_fig4_content(tmp_path):
                progress=False)
     s4 = draw("fig4", ds4, tmp_path / "fig4", formats=("png",))
     assert len(s4["panels"]) == 2 and pathlib.Path(s4["files"][0]).exists()
+    for panel in s4["panels"]:
+        for key in ("band", "excluded_koto"):
+            _drawn_matches_grid(panel[f"paths_{key}"], ds4["m_hD"].values, ds4["sin_theta"].values, panel[key])
     # the invisible Higgs width scales as (sin theta / v_D)^2: the lines sit 5x lower in sin(theta) at v_D = 10
     h = ds4["obs_BR(h->inv)"].values
     k = int(np.argmin(abs(ds4["m_hD"].values - 1.0)))

@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["sample", "SampleResult", "corner_plot", "PRIOR_KINDS", "Prior", "site_name",
+__all__ = ["sample", "SampleResult", "SampleInterrupted", "corner_plot", "PRIOR_KINDS", "Prior", "site_name",
            "R_HAT_MAX", "DIVERGENCE_FRACTION_MAX"]
 
 PRIOR_KINDS = ("log_uniform", "uniform")
@@ -65,6 +65,25 @@ ESS_PER_CHAIN_WARN = 100
 NUISANCE_Z = "nuisance_z"
 LOGLIK_SITE = "log_likelihood"
 _LOGLIK_DET = "_log_likelihood_total"
+
+
+def _arviz():
+    """arviz, imported without its FutureWarning about the coming 1.0 refactor (nothing hpjax can act on)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning)
+        import arviz
+
+    return arviz
+
+
+class SampleInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`sample`. ``result``: a :class:`SampleResult` of the draws finished
+    before the interruption (``segments > 1``), or None when none were (warmup, compilation);
+    ``done`` of ``total`` draws per chain."""
+
+    def __init__(self, result, done: int, total: int):
+        super().__init__(f"{done} of {total} draws per chain finished")
+        self.result, self.done, self.total = result, done, total
 
 
 # ---- priors -----------------------------------------------------------------------------------
@@ -197,6 +216,25 @@ class SampleResult:
         q = [(1.0 - prob) / 2.0, (1.0 + prob) / 2.0]
         return {n: tuple(float(x) for x in np.quantile(v, q)) for n, v in self.samples.items()}
 
+    def summary_text(self, show_z: bool = False, drop=()) -> str:
+        """The summary table as text: values (mean, sd, HDI, MCSE) in scientific notation, ESS as
+        integers, R-hat to 4 decimals. The whitened ``nuisance_z[...]`` variables are shown only
+        with ``show_z`` (their physical values have rows of their own); ``drop``: rows left out.
+
+        >>> import pandas as pd
+        >>> t = pd.DataFrame({"mean": [4.0e-6, 0.1], "sd": [2.29e-7, 1.0], "r_hat": [1.0004, 1.0], "ess_bulk": [812.4, 900.0]},
+        ...                  index=["BR_Bp_to_Kpnunu_SM", "nuisance_z[BR_Bp_to_Kpnunu_SM]"])
+        >>> print(SampleResult.summary_text(type("R", (), {"summary": t})()))
+                                mean        sd  r_hat ess_bulk
+        BR_Bp_to_Kpnunu_SM 4.000e-06 2.290e-07 1.0004      812
+        """
+        t = self.summary
+        rows = [r for r in t.index if r not in set(drop) and (show_z or not str(r).startswith(f"{NUISANCE_Z}["))]
+        t = t.loc[rows]
+        fmt = {c: (lambda x: f"{x:.0f}") if c.startswith("ess") else (lambda x: f"{x:.4f}") if c == "r_hat"
+               else (lambda x: f"{x:.3e}") for c in t.columns}
+        return t.to_string(formatters=fmt)
+
     def to_netcdf(self, path) -> Path:
         """Write the InferenceData (metadata in the root and posterior attrs) to ``path``."""
         path = Path(path)
@@ -246,7 +284,7 @@ def _site_names(lik, priors) -> tuple[dict, dict]:
 def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples: int = 1000,
            num_chains: int = 4, seed: int = 0, chain_method: str = "auto", target_accept: float = 0.8,
            progress_bar: bool = False, metadata: Mapping | None = None, init_jitter: float = 0.1,
-           dense_mass: bool = False, max_tree_depth: int = 10) -> SampleResult:
+           dense_mass: bool = False, max_tree_depth: int = 10, segments: int = 1) -> SampleResult:
     """Sample the posterior of ``lik`` with NUTS.
 
     Parameters
@@ -261,6 +299,10 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
     init_jitter : standard deviation of the per-chain jitter of the starting point, in the
         unconstrained space of each site
     dense_mass, max_tree_depth : passed to ``numpyro.infer.NUTS``
+    segments : draw the samples in this many equal pieces after the warmup (one more XLA
+        compilation: warmup and sampling are compiled apart). A Ctrl-C (``KeyboardInterrupt``)
+        then raises :class:`SampleInterrupted` carrying the result of the pieces finished so far;
+        with ``segments = 1`` (one compiled run) nothing is kept.
     """
     import numpyro
     import numpyro.distributions as dist
@@ -275,6 +317,9 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
         raise ValueError(f"chain_method = {chain_method!r} is not allowed; allowed: {list(CHAIN_METHODS)}")
     if not 0.0 < target_accept < 1.0:
         raise ValueError(f"target_accept = {target_accept!r} is outside the allowed range (0, 1)")
+    if int(segments) != segments or not 1 <= segments <= num_samples:
+        raise ValueError(f"segments = {segments!r} is outside the allowed range: an integer in [1, num_samples]")
+    segments = int(segments)
     free, nuis = tuple(lik.free), tuple(lik.nuisances)
     missing = [p for p in free if p not in priors]
     if missing:
@@ -394,20 +439,51 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
     method = chain_method
     if chain_method == "vectorized" and num_chains > 1 and not progress_bar:
         method = _jit_vmap
-    mcmc = MCMC(kernel, num_warmup=int(num_warmup), num_samples=int(num_samples), num_chains=int(num_chains),
-                chain_method=method, progress_bar=progress_bar)
+    seg_len = -(-int(num_samples) // segments)  # equal pieces (one compilation), the excess trimmed
+    mcmc = MCMC(kernel, num_warmup=int(num_warmup), num_samples=int(num_samples) if segments == 1 else seg_len,
+                num_chains=int(num_chains), chain_method=method, progress_bar=progress_bar)
     extra_fields = ("diverging", "energy", "num_steps", "accept_prob", "potential_energy", "adapt_state.step_size")
+    settings = dict(num_warmup=int(num_warmup), num_samples=int(num_samples), num_chains=int(num_chains), seed=int(seed),
+                    chain_method=chain_method, target_accept=float(target_accept), init_jitter=float(init_jitter),
+                    dense_mass=bool(dense_mass), max_tree_depth=int(max_tree_depth), segments=segments)
     t0 = time.perf_counter()
+    pieces = []
+
+    def collect():
+        pieces.append(({k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()},
+                       {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}))
+
+    def joined():
+        samples = {k: np.concatenate([p[0][k] for p in pieces], axis=1)[:, :num_samples] for k in pieces[0][0]}
+        stats = {k: np.concatenate([p[1][k] for p in pieces], axis=1)[:, :num_samples] for k in pieces[0][1]}
+        return samples, stats
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*There are not enough devices.*")
-        mcmc.run(jax.random.PRNGKey(seed), init_params=init_params, extra_fields=extra_fields)
-        samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-        stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+        if segments == 1:
+            mcmc.run(jax.random.PRNGKey(seed), init_params=init_params, extra_fields=extra_fields)
+            collect()
+        else:
+            try:
+                mcmc.warmup(jax.random.PRNGKey(seed), init_params=init_params, extra_fields=extra_fields,
+                            collect_warmup=False)
+                for _ in range(segments):
+                    mcmc.run(mcmc.post_warmup_state.rng_key, extra_fields=extra_fields)
+                    collect()
+                    mcmc.post_warmup_state = mcmc.last_state
+            except KeyboardInterrupt:
+                done = min(len(pieces) * seg_len, int(num_samples))
+                if not pieces:
+                    raise SampleInterrupted(None, 0, int(num_samples)) from None
+                samples, stats = joined()
+                meta = dict(metadata or {})
+                meta["interrupted"] = f"after {done} of {int(num_samples)} draws per chain"
+                res = _result(samples, stats, lik, priors, names, sampled, meta, time.perf_counter() - t0,
+                              {**settings, "num_samples_done": done})
+                raise SampleInterrupted(res, done, int(num_samples)) from None
+    samples, stats = joined()
     wall = time.perf_counter() - t0
-    return _result(samples, stats, lik, priors, names, sampled, dict(metadata or {}), wall, dict(
-        num_warmup=int(num_warmup), num_samples=int(num_samples), num_chains=int(num_chains), seed=int(seed),
-        chain_method=chain_method, target_accept=float(target_accept), init_jitter=float(init_jitter),
-        dense_mass=bool(dense_mass), max_tree_depth=int(max_tree_depth)))
+    return _result(samples, stats, lik, priors, names, sampled, dict(metadata or {}), wall, settings)
 
 
 def _jit_vmap(fn):
@@ -415,7 +491,7 @@ def _jit_vmap(fn):
 
 
 def _result(samples, stats, lik, priors, names, sampled, metadata, wall, settings) -> SampleResult:
-    import arviz as az
+    az = _arviz()
 
     num_chains, num_samples = samples[_LOGLIK_DET].shape[:2]
     ll = samples.pop(_LOGLIK_DET)

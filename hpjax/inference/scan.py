@@ -10,10 +10,13 @@ and resumable after an interruption.
   (``lax.map``; default :data:`CPU_BLOCK` = 128 on CPUs, where a block's q^2 nodes stay in cache:
   4-5x faster than one vmap over the chunk, benchmarks/RESULTS.md) or in one vmap
   (``block_size=0``, the default on GPUs). Chunks are padded to a multiple of the device count.
-* Output: every finished chunk is written atomically to ``<out>/chunks/chunk_<i>.npz``; at the end
-  the chunks are assembled into ``<out>/scan.nc`` (xarray/NetCDF, with coordinates and metadata).
-  A rerun skips the chunks already on disk, so an interrupted scan resumes where it stopped and
-  its final file equals that of an uninterrupted run.
+* Output: every finished chunk is written atomically to ``<out>/chunks/points_<first>_<last>.npz``
+  with the flat indices of its points and the hash of the scan's identity (grid, likelihood,
+  outputs; not the chunk size); at the end the points are assembled into ``<out>/scan.nc``
+  (xarray/NetCDF, with coordinates and metadata). A rerun, with any chunk size, reuses every
+  finished point, so an interrupted scan resumes where it stopped and its final file equals that
+  of an uninterrupted run. Unusable chunk files (truncated, zero-length, wrong shape, ln L NaN
+  everywhere) are reported in one line and recomputed.
 * Profiled parameters (``profile=[...]``) are minimised at every grid point (vmapped BFGS
   started from the model's values).
 * Multi-host: start every host with ``jax.distributed.initialize(coordinator_address, num_processes,
@@ -41,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["scan", "auto_chunk_size", "make_mesh", "chunk_function", "BYTES_PER_POINT", "CPU_BLOCK"]
+__all__ = ["scan", "scan_identity", "identity_hash", "ScanInterrupted", "auto_chunk_size", "make_mesh", "chunk_function", "BYTES_PER_POINT", "CPU_BLOCK"]
 
 #: points per vmapped block on CPU devices (benchmarks: 32..1024 within 15 % on 2 cores)
 CPU_BLOCK = 128
@@ -146,22 +149,116 @@ def _point_function(lik, names, profile, observables, transforms):
 
 
 def _atomic_save(path: pathlib.Path, arrays: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
+    tmp = path.with_name("." + path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
     os.replace(tmp, path)
+
+
+class ScanInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`scan`: ``done`` of ``total`` points are kept in ``chunk_dir`` (a rerun
+    resumes from them)."""
+
+    def __init__(self, done: int, total: int, chunk_dir):
+        super().__init__(f"{done} of {total} points kept in {chunk_dir}")
+        self.done, self.total, self.chunk_dir = done, total, pathlib.Path(chunk_dir)
+
+
+def scan_identity(lik, axes: dict, profile=(), observables=()) -> dict:
+    """What a scan computes, independent of how it is cut into chunks: the grid, the likelihood
+    (dataset, terms, options, fixed values) and the requested outputs. Its hash
+    (:func:`identity_hash`) marks every chunk file and the assembled ``scan.nc``."""
+    names = list(axes)
+    free = lik.parameters()
+    fixed_free = [n for n in free if n not in names and n not in profile]
+    return {"axes": {n: np.asarray(v, dtype=float).tolist() for n, v in axes.items()}, "profile": list(profile),
+            "observables": list(observables), "terms": lik.terms, "dataset": lik.dataset_name,
+            "parameters": free, "options": lik.options,
+            "fixed": {k: float(v) for k, v in lik.initial_params().items() if k in fixed_free},
+            "model_defaults": lik.model_defaults}
+
+
+def identity_hash(ident: dict) -> str:
+    """sha256 (first 16 hex digits) of the canonical JSON of a scan identity."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=float).encode()).hexdigest()[:16]
+
+
+_CHUNK_GLOB = "points_*.npz"
+_LEGACY_GLOB = "chunk_*.npz"
+
+
+def _read_chunk(path: pathlib.Path, n_points: int, ihash: str, legacy_chunk: int | None):
+    """(index, arrays) of one chunk file, or a string saying why it cannot be used."""
+    import zipfile
+
+    try:
+        if path.stat().st_size == 0:
+            return "zero-length file"
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        return f"unreadable ({type(exc).__name__}: truncated or not an .npz file)"
+    if "_index" in arrays:
+        index = arrays.pop("_index")
+        h = arrays.pop("_identity", None)
+        if h is None or str(h) != ihash:
+            return "written by a different scan"
+    elif legacy_chunk and path.name.startswith("chunk_"):  # layout of hpjax <= 0.1: chunk_<i>.npz
+        try:
+            i = int(path.stem.split("_")[1])
+        except (IndexError, ValueError):
+            return "unexpected file name"
+        index = np.arange(i * legacy_chunk, min((i + 1) * legacy_chunk, n_points))
+    else:
+        return "no point index (not a chunk of this scan)"
+    if index.ndim != 1 or index.dtype.kind not in "iu" or index.size == 0:
+        return "bad point index"
+    if index.min() < 0 or index.max() >= n_points or np.unique(index).size != index.size:
+        return f"point index outside the grid of {n_points} points"
+    if not arrays or "log_likelihood" not in arrays:
+        return "no log_likelihood"
+    for k, v in arrays.items():
+        if v.shape != index.shape or v.dtype.kind not in "fc":
+            return f"wrong shape: {k} has shape {v.shape} {v.dtype}, expected ({index.size},) float"
+    if np.all(np.isnan(arrays["log_likelihood"])):
+        return "log_likelihood is NaN at every point (ln L is finite or -inf)"
+    return index, arrays
+
+
+def _cuts(todo: np.ndarray, chunk: int):
+    """The points still to compute (flat indices, ascending) cut into chunks of ``chunk``."""
+    return [todo[i:i + chunk] for i in range(0, todo.size, chunk)]
 
 
 def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: int | None = None,
          transforms: dict | None = None, metadata: dict | None = None, progress: bool = True,
-         devices=None, max_chunks: int | None = None, block_size: int | None = None):
+         devices=None, max_chunks: int | None = None, block_size: int | None = None, log=None):
     """Evaluate ``lik`` on the grid ``axes`` (name -> 1D values, 1 to 3 free parameters).
 
     Returns the assembled ``xarray.Dataset`` (also written to ``<out_dir>/scan.nc``), or None if
     ``max_chunks`` stopped the scan early (the finished chunks stay on disk for a resume).
     ``block_size``: points per vmapped block on each device (see :func:`chunk_function`).
+
+    What was computed is kept apart from how it was cut: every chunk file
+    ``<out_dir>/chunks/points_<first>_<last>.npz`` holds the flat indices of its points and the
+    hash of :func:`scan_identity`, so a rerun with any chunk size (the default one follows the
+    free memory) reuses every finished point and computes only the rest. A chunk file that cannot
+    be used (zero-length, truncated, wrong shape, another scan's, ln L NaN everywhere) is
+    reported with one line (``log``, default: stderr) and its points are computed again. Ctrl-C
+    raises :class:`ScanInterrupted` (a ``KeyboardInterrupt``) saying how many points are kept.
     """
     import xarray as xr
 
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
+        raise ValueError(f"chunk_size = {chunk_size!r} is outside the allowed range: an integer >= 1 "
+                         f"(or None: from the free memory)")
+    if max_chunks is not None and (int(max_chunks) != max_chunks or max_chunks < 1):
+        raise ValueError(f"max_chunks = {max_chunks!r} is outside the allowed range: an integer >= 1")
+    if log is None:
+        def log(msg):
+            print(msg, file=sys.stderr, flush=True)
     names, values, points, shape = _grid(axes)
     if not 1 <= len(names) <= 3:
         raise ValueError(f"a scan takes 1 to 3 axes, got {names}")
@@ -169,7 +266,6 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
     bad = [n for n in list(names) + list(profile) if n not in free]
     if bad:
         raise ValueError(f"scan axes / profiled parameters {bad} are not free parameters; free: {free}")
-    fixed_free = [n for n in free if n not in names and n not in profile]
     if profile:
         from .optimize import default_transforms
 
@@ -187,59 +283,111 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
     chunk = max(n_dev, int(math.ceil(chunk / n_dev)) * n_dev)
     n_chunks = int(math.ceil(n_points / chunk))
 
-    # the scan's identity: a resumed run must be the same scan
-    ident = {"axes": {n: v.tolist() for n, v in zip(names, values)}, "profile": list(profile),
-             "observables": list(observables), "chunk_size": chunk, "terms": lik.terms,
-             "dataset": lik.dataset_name, "parameters": free, "options": lik.options,
-             "fixed": {k: float(v) for k, v in lik.initial_params().items() if k in fixed_free},
-             "model_defaults": lik.model_defaults}
+    # the scan's identity (what is computed, not how it is cut): a resumed run must be the same scan
+    ident = scan_identity(lik, axes, profile, observables)
+    ihash = identity_hash(ident)
     ident_path = out_dir / "scan_identity.json"
-    if ident_path.exists() and json.loads(ident_path.read_text()) != json.loads(json.dumps(ident)):
-        raise ValueError(f"{out_dir}: holds chunks of a different scan; remove it or choose another output directory")
+    legacy_chunk = None
+    if ident_path.exists():
+        try:
+            old = json.loads(ident_path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            old = None
+        if isinstance(old, dict):
+            legacy_chunk = old.pop("chunk_size", None)  # hpjax <= 0.1 kept the chunk size in the identity
+            if old != json.loads(json.dumps(ident)):
+                raise ValueError(f"{out_dir}: holds chunks of a different scan (grid, likelihood or outputs "
+                                 f"differ); choose another output directory or remove it")
     ident_path.write_text(json.dumps(ident, indent=1))
+    for stale in chunk_dir.glob(".*.tmp"):  # a write cut short by a kill
+        stale.unlink(missing_ok=True)
+
+    records = {}
+    for f in sorted(chunk_dir.glob(_CHUNK_GLOB)) + sorted(chunk_dir.glob(_LEGACY_GLOB)):
+        r = _read_chunk(f, n_points, ihash, legacy_chunk)
+        if isinstance(r, str):
+            log(f"scan: {f.name} cannot be used ({r}); its points are computed again")
+            f.unlink(missing_ok=True)
+        else:
+            records[f] = r
 
     from jax.sharding import NamedSharding, PartitionSpec
 
     sharding = NamedSharding(mesh, PartitionSpec("points"))
     point = _point_function(lik, names, profile, list(observables), tr)
-    batched = chunk_function(point, mesh, block_size)
-
-    todo = [i for i in range(n_chunks) if not (chunk_dir / f"chunk_{i:06d}.npz").exists()]
-    done_before = n_chunks - len(todo)
+    batched = None
     bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_points, initial=min(done_before * chunk, n_points), unit="pt", unit_scale=True,
-                   desc="scan", file=sys.stderr, dynamic_ncols=True)
+    computed = 0
+    count = 0
+    expected = None
     t0 = time.perf_counter()
-    for count, i in enumerate(todo):
-        if max_chunks is not None and count >= max_chunks:
-            if bar:
-                bar.close()
-            return None
-        lo, hi = i * chunk, min((i + 1) * chunk, n_points)
-        block = np.zeros((chunk, len(names)))
-        block[: hi - lo] = points[lo:hi]
-        block[hi - lo:] = points[lo]  # padding: a valid point, discarded below
-        res = batched(jax.device_put(jnp.asarray(block), sharding))
-        arrays = {k: np.asarray(v)[: hi - lo] for k, v in res.items()}
-        _atomic_save(chunk_dir / f"chunk_{i:06d}.npz", arrays)
-        if _THROTTLE_S:
-            time.sleep(_THROTTLE_S)
+    try:
+        while True:
+            done = np.zeros(n_points, dtype=bool)
+            for idx, _ in records.values():
+                done[idx] = True
+            todo = np.flatnonzero(~done)
+            if progress and bar is None:
+                from tqdm import tqdm
+
+                bar = tqdm(total=n_points, initial=int(done.sum()), unit="pt", unit_scale=True,
+                           desc="scan", file=sys.stderr, dynamic_ncols=True)
+            for idx in _cuts(todo, chunk):
+                if max_chunks is not None and count >= max_chunks:
+                    if bar:
+                        bar.close()
+                    return None
+                if batched is None:
+                    batched = chunk_function(point, mesh, block_size)
+                block = np.empty((chunk, len(names)))
+                block[: idx.size] = points[idx]
+                block[idx.size:] = points[idx[0]]  # padding: a valid point, discarded below
+                res = batched(jax.device_put(jnp.asarray(block), sharding))
+                arrays = {k: np.asarray(v)[: idx.size] for k, v in res.items()}
+                path = chunk_dir / f"points_{idx[0]:09d}_{idx[-1]:09d}.npz"
+                _atomic_save(path, {**arrays, "_index": idx.astype(np.int64), "_identity": np.array(ihash)})
+                records[path] = (idx, arrays)
+                expected = expected or set(arrays)
+                computed += idx.size
+                count += 1
+                done[idx] = True
+                if _THROTTLE_S:
+                    time.sleep(_THROTTLE_S)
+                if bar:
+                    bar.update(idx.size)
+            if expected is None:  # nothing computed in this run: the variables most files hold
+                sets = [frozenset(a) for _, a in records.values()]
+                expected = set(max(set(sets), key=sets.count))
+            wrong = [f for f, (_, a) in records.items() if set(a) != expected]
+            if not wrong:
+                break
+            for f in wrong:
+                log(f"scan: {f.name} cannot be used (variables {sorted(records[f][1])} differ from "
+                    f"{sorted(expected)}); its points are computed again")
+                f.unlink(missing_ok=True)
+                del records[f]
+                if bar:
+                    bar.reset(total=n_points)
+    except KeyboardInterrupt:
         if bar:
-            bar.update(hi - lo)
+            bar.close()
+        kept = np.zeros(n_points, dtype=bool)
+        for idx, _ in records.values():
+            kept[idx] = True
+        raise ScanInterrupted(int(kept.sum()), n_points, chunk_dir) from None
     if bar:
         bar.close()
     elapsed = time.perf_counter() - t0
 
-    # assemble
-    parts = [dict(np.load(chunk_dir / f"chunk_{i:06d}.npz")) for i in range(n_chunks)]
-    keys = list(parts[0])
-    data = {k: np.concatenate([p[k] for p in parts]).reshape(shape) for k in keys}
+    # assemble: every point from exactly the chunk files that hold it
+    data = {k: np.full(n_points, np.nan) for k in sorted(expected)}
+    for idx, arrays in records.values():
+        for k in data:
+            data[k][idx] = arrays[k]
     coords = {n: v for n, v in zip(names, values)}
-    ds = xr.Dataset({k: (names, v) for k, v in data.items()}, coords=coords)
-    attrs = {"n_chunks": n_chunks, "chunk_size": chunk, "n_devices": n_dev, "identity": json.dumps(ident)}
+    ds = xr.Dataset({k: (names, v.reshape(shape)) for k, v in data.items()}, coords=coords)
+    attrs = {"n_chunks": n_chunks, "chunk_size": chunk, "n_devices": n_dev, "identity": json.dumps(ident),
+             "identity_hash": ihash}
     attrs.update({k: (v if isinstance(v, (int, float, str)) else json.dumps(v, default=float))
                   for k, v in (metadata or {}).items()})
     ds.attrs.update(attrs)
@@ -247,7 +395,7 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
     ds.to_netcdf(tmp, engine="h5netcdf")
     os.replace(tmp, out_dir / "scan.nc")
     (out_dir / "scan_timing.json").write_text(json.dumps(
-        {"points": n_points, "computed_points": len(todo) * chunk, "seconds": elapsed,
-         "points_per_second": (len(todo) * chunk / elapsed) if elapsed > 0 and todo else None,
+        {"points": n_points, "computed_points": computed, "seconds": elapsed,
+         "points_per_second": (computed / elapsed) if elapsed > 0 and computed else None,
          "devices": [str(d) for d in mesh.devices.ravel()]}, indent=1))
     return ds
