@@ -200,10 +200,22 @@ class HistFactory:
         s_flat = sidx.reshape(flat)
         self._sidx = np.where(s_flat >= 0, s_flat, self.n_signal)
         self._s_onehot = (s_flat[None, :] == np.arange(self.n_signal)[:, None]).astype(float)
-        self._bin_of_slot = np.repeat(np.arange(nb), n_s)
+        self._du3, self._dd3 = du, dd
+        self._ns_sample = np.asarray([int(np.flatnonzero(e[3].any(axis=0))[0]) for e in ns_entries], dtype=int)
+        self._ns_binmask = np.asarray([e[3].any(axis=1) for e in ns_entries], dtype=float).reshape(ne, nb)
+        #: per nuisance: the one main bin a staterror gamma acts on, -1 for the alphas (solver structure)
+        self.single_row = np.concatenate([-np.ones(self.n_alpha, dtype=int), self._g_bin])[self._perm]
+        share = max(1, int(self._g_onehot.sum(1).max()))
+        self._g_slots = np.full((self.n_gamma, share), flat)  # slots of each gamma, padded with a zero slot
+        for j in range(self.n_gamma):
+            sl = np.flatnonzero(self._g_onehot[j])
+            self._g_slots[j, :len(sl)] = sl
+        self._s_slot = np.asarray([b * n_s + s for b, s in sig_slots], dtype=int)
+        self._g_binhot = (self._g_bin[:, None] == np.arange(nb)[None, :]).astype(float)
         self._ns = n_s
         self._sig_bin = np.asarray([b for b, _ in sig_slots])
         #: nominal signal per signal slot (the POI's sample at nominal nuisances)
+        self._s_binhot = (self._sig_bin[:, None] == np.arange(nb)[None, :]).astype(float)
         self.signal_nominal = np.asarray([nom[b, s] for b, s in sig_slots])
         self._lgam = _np_gammaln(self.observed + 1.0)  # numpy: safe if first built under a trace
 
@@ -264,14 +276,14 @@ class HistFactory:
         Q = A * P
         lam = jnp.sum(Q.reshape(self.n_main, self._ns), axis=-1)
         safe_f = jnp.where(f == 0.0, 1.0, f)
-        dlnN = self._ns_onehot @ jnp.where(self._ns_mask, (df / safe_f)[:, None], 0.0)  # (n_alpha, flat)
-        ja = (dphi_u[:, None] * self._du + dphi_d[:, None] * self._dd) * P + Q * dlnN
-        ja = jnp.sum(ja.reshape(self.n_alpha, self.n_main, self._ns), axis=-1)  # (n_alpha, n_main)
-        jg_val = self._g_onehot @ (A * N * r)  # (n_gamma,): each gamma sits in one bin
-        jg = jnp.zeros((self.n_gamma, self.n_main)).at[np.arange(self.n_gamma), self._g_bin].set(jg_val)
+        Qb = Q.reshape(self.n_main, self._ns)
+        jn = (df / safe_f)[:, None] * Qb[:, self._ns_sample].T * self._ns_binmask  # (n_normsys, n_main): entry e scales one sample
+        dA = (dphi_u[:, None] * self._du + dphi_d[:, None] * self._dd) * P  # (n_alpha, flat)
+        ja = jnp.sum(dA.reshape(self.n_alpha, self.n_main, self._ns), axis=-1) + self._ns_onehot @ jn
+        R = jnp.concatenate([A * N * r, jnp.zeros(1)])
+        jg = self._g_binhot * jnp.sum(R[self._g_slots], axis=-1)[:, None]  # each gamma sits in one bin
         jz = jnp.concatenate([ja, jg], axis=0)[self._perm].T
-        js_val = self._s_onehot @ (A * N * g)
-        js = jnp.zeros((self.n_main, self.n_signal)).at[self._sig_bin, np.arange(self.n_signal)].set(js_val)
+        js = (self._s_binhot * (A * N * g)[self._s_slot][:, None]).T
         return lam, jz, js
 
     def constraint_logpdf(self, z, aux=None):

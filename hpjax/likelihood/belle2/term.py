@@ -221,7 +221,8 @@ class Belle2Full:
         def logp(z):
             return self.logpdf_factors(fact_of(z), z[:nn])
 
-        return poisson_gauss_newton(z0, model, logp, n_obs, curv, lo, hi, steps, n_tail=k)
+        return poisson_gauss_newton(z0, model, logp, n_obs, curv, lo, hi, steps, n_tail=k,
+                                    single_row=getattr(self.stat, "single_row", None))
 
     def default_start(self):
         """Nuisances at the published SM-shaped best fit (mu free): the default warm start."""
