@@ -20,7 +20,6 @@ from hpjax.likelihood.belle2_full import (
     Q2_EDGES,
     Belle2Full,
     constants,
-    jax_backend,
     new_physics_spectrum,
     soft_bin_weights,
     template_bin_br,
@@ -118,26 +117,26 @@ def test_published_fit_reproduced(b2, published):
 
 
 def test_values_and_gradients_match_pyhf_numpy(b2, numpy_model):
-    """belle2_full's logpdf (pyhf JAX backend) equals pyhf's numpy backend to 1e-8 relative, and
+    """belle2_full's logpdf (lean backend) equals pyhf's numpy backend to 1e-8 relative, and
     its autodiff gradient equals Richardson-extrapolated differences of the numpy backend."""
     m = hpjax.SingletHiggsPortal(2.1, 3.5e-3, 1.0, 0.0)
     y = b2.np_yields(b2.spectrum(m))
     nuis = jnp.asarray(b2.default_start()) + 0.05 * jnp.sin(jnp.arange(b2.n_nuisances))
     fac = b2.signal_factors(y, 0.9)
-    f = lambda nz, fc: b2._logpdf_factors(fc, nz)  # noqa: E731
+    f = lambda nz, fc: b2.logpdf_factors(fc, nz)  # noqa: E731
     val = float(jax.jit(f)(nuis, fac))
-    pars = np.asarray(b2.pars(nuis, fac))
+    pars = np.asarray(b2.pyhf.pars(nuis, fac))
     ref = _numpy_logpdf(numpy_model, pars, b2.data)
     assert val == pytest.approx(ref, rel=1e-8)
     g_n, g_f = jax.jit(jax.grad(f, argnums=(0, 1)))(nuis, fac)
-    full = np.asarray(b2.pars(g_n, g_f))  # gradient in the full pyhf vector (mu slot: unused)
+    full = np.asarray(b2.pyhf.pars(g_n, g_f))  # gradient in the full pyhf vector (mu slot: unused)
 
     def fd(i, h):
         e = np.zeros_like(pars)
         e[i] = h
         return (_numpy_logpdf(numpy_model, pars + e, b2.data) - _numpy_logpdf(numpy_model, pars - e, b2.data)) / (2 * h)
 
-    cfg = b2.pyhf_model.config
+    cfg = b2.pyhf.model.config
     sf = [cfg.par_slice("hpjax_np_ita_sr").start + 4, cfg.par_slice("hpjax_np_hta").start + 1]
     idx = [int(i) for i in np.argsort(-np.abs(full))[:4]] + sf + [5, 100]
     for i in idx:
@@ -169,7 +168,7 @@ def test_profile_matches_an_independent_optimiser(b2, profile6):
     y = b2.two_body_yields(2.1, 8.7e-6)
     (_, (ours, dec)), z = _iterate(profile6, y[None], b2, 2)
     fac = b2.signal_factors(y, 1.0)
-    f = jax.jit(jax.value_and_grad(lambda z: -b2._logpdf_factors(fac, z)))
+    f = jax.jit(jax.value_and_grad(lambda z: -b2.logpdf_factors(fac, z)))
 
     def fun(x):
         v, g = f(jnp.asarray(x))
@@ -251,8 +250,7 @@ def test_float_mode_equals_profile_at_the_profiled_nuisances(lik_full):
     p = {"m_hD": 2.0, "sin_theta": 4e-3, **dict(zip(lf.nuisances, z))}
     assert float(jax.jit(lf.log_likelihood)(p)) == pytest.approx(float(lp) - b.reference_logpdf, abs=1e-9)
     main = float(jax.jit(lambda p: lf.log_likelihood(p, constraints=False))(p))
-    with jax_backend():
-        aux = float(b.pyhf_model.constraint_logpdf(b.data[b.n_main:], b.pars(z, b.signal_factors(y, 1.0))))
+    aux = float(b.pyhf.constraint_logpdf(z))
     assert main + aux == pytest.approx(float(lp) - b.reference_logpdf, abs=1e-8)
 
 
