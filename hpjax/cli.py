@@ -645,12 +645,29 @@ def main(argv: list[str] | None = None) -> int:
     a segmentation fault.
     """
     args = build_parser().parse_args(argv)
+    previous_hook = sys.unraisablehook
+
+    def unraisable(u):
+        # a Ctrl-C that lands in a callback whose exceptions Python ignores (jax's gc callback
+        # during compilation: "Exception ignored in _xla_gc_callback") would be lost and the
+        # command would run on: deliver it again to the main thread, at its next instruction
+        if u.exc_type is not None and issubclass(u.exc_type, KeyboardInterrupt):
+            import _thread
+            import threading
+
+            # from another thread: called here it would be raised, and ignored, inside this hook
+            threading.Timer(0.01, _thread.interrupt_main).start()
+            return
+        previous_hook(u)
+
+    sys.unraisablehook = unraisable
     try:
         return args.func(args)
     except KeyboardInterrupt as exc:
         msg = str(exc) if isinstance(exc, Interrupted) else f"hpjax {args.command}: interrupted; nothing was written"
         print(msg, file=sys.stderr)
         if argv is not None:
+            sys.unraisablehook = previous_hook
             raise SystemExit(130) from None
         import os
 
@@ -660,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
             except Exception:  # noqa: BLE001
                 pass
         os._exit(130)
+    finally:
+        sys.unraisablehook = previous_hook
 
 
 if __name__ == "__main__":
