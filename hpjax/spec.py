@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from .inputs import Inputs, formfactor_sets
 from .likelihood.likelihood import BELLE2_FULL_DEFAULTS, SM_NUISANCE, TERM_NAMES, belle2_full_option_problem
 from .likelihood.measurements import list_datasets
-from .likelihood.terms import UL_CONVENTIONS
+from .likelihood.names import UL_CONVENTIONS
 from .models import MODELS
 from .decays import KL_CONVENTIONS, PRESCRIPTIONS
 

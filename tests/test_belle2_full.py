@@ -240,7 +240,7 @@ def test_float_mode_equals_profile_at_the_profiled_nuisances(lik_full):
     it reproduces the profiled term, and constraints=False drops exactly pyhf's constraint terms."""
     m = hpjax.SingletHiggsPortal(2.0, 4e-3, 1.0, 0.0)
     lf = hpjax.Likelihood(m, terms=["belle2_full"], belle2_full={"nuisances": "float"})
-    b = lf.belle2_full
+    b = lf.term("belle2_full").model
     assert len(lf.parameters()) == 2 + b.n_nuisances and lf.nuisances[0].startswith("belle2:")
     names, mu, cov = lf.nuisance_prior()
     assert names == list(lf.nuisances) and np.allclose(np.sqrt(np.diag(cov)), b.nuisance_sigma)

@@ -13,7 +13,7 @@ import hpjax
 from hpjax.likelihood import SM_NUISANCE
 from hpjax.likelihood.bounds import upper_bound
 from hpjax.likelihood.measurements import load_measurement
-from hpjax.likelihood.terms import LimitTable, PoissonCounts, half_normal_logpdf, sigma_from_limit
+from hpjax.likelihood.stats import LimitTable, PoissonCounts, half_normal_logpdf, sigma_from_limit
 from hpjax.paper import benchmark_models
 
 STEP = {t: "step" for t in ("belle_kstar", "na62", "koto", "higgs_invisible")}
@@ -275,6 +275,6 @@ def test_lfu_excludes_small_yukawa_fig2():
 def test_lfu_standard_model_rates():
     """The SM R ratios used by the term are 1 up to lepton-mass effects (hpjax.bkll)."""
     lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["lfu"])
-    for _, lo, hi, r_sm, ee in lik._lfu_sm:
+    for _, lo, hi, r_sm, ee in lik.term("lfu").sm_bins:
         assert 0.97 < r_sm < 1.01
         assert 1e-8 < ee < 1e-6

@@ -66,7 +66,8 @@ def bounds_table(model, datasets=("paper", "latest"), points=TABLE_POINTS) -> li
 
     Rows: {"term", "m_hD", dataset: bound, ..., "measurements": {dataset: [names]}}; inf means
     the term sets no bound there (outside its table, or a gap in it)."""
-    from .likelihood import TERM_NAMES, Likelihood
+    from .likelihood import Likelihood
+    from .names import TERM_NAMES
 
     step = {t: "step" for t in TERM_NAMES if t != "belle2"}
     liks = {ds: Likelihood(model, dataset=ds, conventions=step) for ds in datasets}
@@ -76,6 +77,6 @@ def bounds_table(model, datasets=("paper", "latest"), points=TABLE_POINTS) -> li
         for ds, lik in liks.items():
             p = {**lik.initial_params(), "m_hD": jnp.asarray(m)}
             row[ds] = upper_bound(lik, p, term)
-            row["measurements"][ds] = list(next(t for t in lik._terms if t.name == term).measurements)
+            row["measurements"][ds] = list(lik.term(term).measurements)
         rows.append(row)
     return rows

@@ -13,6 +13,7 @@ __all__ = [
     "MEASURED_OBSERVABLES", "KINDS", "DATASET_TERMS", "HIGGS_SCENARIOS", "TERM_NAMES", "DEFAULT_TERMS",
     "SM_NUISANCE", "UL_CONVENTIONS", "DEFAULT_CONVENTION", "TERM_OBSERVABLE", "PRODUCTION",
     "BELLE2_FULL_DEFAULTS", "BELLE2_FULL_CHOICES", "BELLE2_FULL_STEPS", "BELLE2_FULL_PREFIX",
+    "belle2_full_option_problem",
 ]
 
 #: Observable names a measurement file may use.
@@ -76,8 +77,25 @@ PRODUCTION = {"BR(K+->pi+inv)": "BR(K+->pi+hD)", "BR(KL->pi0inv)": "BR(KL->pi0hD
 #: parameters of the likelihood, for posteriors); sm "dataset" (the SM template scaled to the
 #: dataset's SM prediction, the same as the Gaussian term) or "template" (Belle II's mu = 1);
 #: smoothing: B-spline degree of the generated-q^2 bins (0-3); steps: Gauss-Newton steps of the profile
-BELLE2_FULL_DEFAULTS = {"nuisances": "profile", "sm": "dataset", "smoothing": 2, "steps": 6}
-BELLE2_FULL_CHOICES = {"nuisances": ("profile", "float"), "sm": ("dataset", "template"), "smoothing": (0, 1, 2, 3)}
+#: backend: "lean" (hpjax's own evaluation of the statistical model) or "pyhf" (pyhf's JAX backend, the reference)
+BELLE2_FULL_DEFAULTS = {"nuisances": "profile", "sm": "dataset", "smoothing": 2, "steps": 6, "backend": "lean"}
+BELLE2_FULL_CHOICES = {"nuisances": ("profile", "float"), "sm": ("dataset", "template"), "smoothing": (0, 1, 2, 3),
+                       "backend": ("lean", "pyhf")}
 BELLE2_FULL_STEPS = (1, 50)
 #: prefix of the Belle II nuisance parameters when ``belle2_full={"nuisances": "float"}``
 BELLE2_FULL_PREFIX = "belle2:"
+
+
+def belle2_full_option_problem(key: str, value) -> str | None:
+    """What is wrong with the ``belle2_full`` option ``key = value`` (None if nothing); shared by
+    :class:`~hpjax.likelihood.Likelihood` and the fit-specification reader so both say the same."""
+    if key not in BELLE2_FULL_DEFAULTS:
+        return f"unknown belle2_full option {key!r}; valid: {sorted(BELLE2_FULL_DEFAULTS)}"
+    if key in BELLE2_FULL_CHOICES:
+        if value not in BELLE2_FULL_CHOICES[key]:
+            return f"{key} = {value!r} is not allowed; valid: {list(BELLE2_FULL_CHOICES[key])}"
+        return None
+    lo, hi = BELLE2_FULL_STEPS
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        return f"{key} = {value!r} must be an integer in [{lo}, {hi}]"
+    return None

@@ -1,4 +1,4 @@
-"""Likelihood building blocks: pure, jit/vmap/grad-safe log-likelihood functions.
+"""Statistical building blocks of the terms: pure, jit/vmap/grad-safe log-likelihood functions.
 
 Upper limits become likelihoods by one of three named conventions (:data:`UL_CONVENTIONS`):
 
@@ -11,7 +11,7 @@ Upper limits become likelihoods by one of three named conventions (:data:`UL_CON
   published limit.
 
 >>> import jax.numpy as jnp
->>> from hpjax.likelihood.terms import half_normal_logpdf, sigma_from_limit
+>>> from hpjax.likelihood.stats import half_normal_logpdf, sigma_from_limit
 >>> s = sigma_from_limit(1.8e-5, 0.90)
 >>> round(s / 1.8e-5, 6)  # 1 / Phi^-1(0.95)
 0.607957
@@ -29,6 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
+from .names import UL_CONVENTIONS
+
 __all__ = [
     "UL_CONVENTIONS",
     "gaussian_logpdf",
@@ -41,7 +43,6 @@ __all__ = [
     "mvn_logpdf",
 ]
 
-UL_CONVENTIONS = ("half_normal", "step", "poisson")
 
 
 def gaussian_logpdf(x, mu, sigma):

@@ -1,0 +1,14 @@
+"""Likelihood terms: the :class:`~.base.Term` protocol, the registry from a measurement kind to
+its class, and one class per kind (:mod:`.gaussian`, :mod:`.limits`, :mod:`.lfu`,
+:mod:`.belle2_full`)."""
+
+from .base import TERM_CLASSES, Combined, Context, NuisanceGroup, Term, TermSetup, register, term_class
+from .belle2_full import Belle2FullTerm
+from .gaussian import GaussianTerm
+from .lfu import LFUTerm
+from .limits import TableLimitTerm, UpperLimitTerm
+from .nuisances import input_nuisances, sm_nuisance
+
+__all__ = ["Term", "Context", "NuisanceGroup", "TermSetup", "register", "term_class", "TERM_CLASSES", "Combined",
+           "GaussianTerm", "UpperLimitTerm", "TableLimitTerm", "LFUTerm", "Belle2FullTerm", "input_nuisances",
+           "sm_nuisance"]

@@ -1,0 +1,63 @@
+"""Belle II's published likelihood (kind ``pyhf_likelihood``) as a term: the model's q^2
+spectrum as signal in Belle II's statistical model (:mod:`hpjax.likelihood.belle2_full`), its
+231 nuisances profiled inside the term or floating as parameters ``belle2:<name>``; ln L minus
+that of the published SM-shaped best fit."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..measurements import load_measurement
+from ..names import BELLE2_FULL_DEFAULTS, BELLE2_FULL_PREFIX, SM_NUISANCE
+from .base import NuisanceGroup, TermSetup, register
+from .nuisances import sm_nuisance, sm_value
+
+__all__ = ["Belle2FullTerm"]
+
+
+@register("pyhf_likelihood")
+class Belle2FullTerm:
+    """Options (:data:`~hpjax.likelihood.names.BELLE2_FULL_DEFAULTS`): ``nuisances`` "profile" or
+    "float", ``sm`` "dataset" or "template", ``smoothing``, ``steps``, ``backend`` "lean" or "pyhf"."""
+
+    COMBINE = "sum"
+
+    def __init__(self, name: str, measurement, sm, options, physics, sm_floats: bool = False):
+        from ..belle2_full import BR_TEMPLATE, Belle2Full
+
+        self.name, self.measurement, self.sm = name, measurement, sm
+        self.options = {**BELLE2_FULL_DEFAULTS, **dict(options)}
+        o = self.options
+        self.model = Belle2Full(smoothing=o["smoothing"], n=physics["n"], prescription=physics["prescription"],
+                               backend=o["backend"])
+        self._br_template = BR_TEMPLATE
+        self.reference = self.model.reference_logpdf
+        self.observables = ("BR(B+->K+inv)",)
+        self.measurements = (measurement.name, sm.name)
+        groups = [sm_nuisance(sm)] if sm_floats else []
+        if o["nuisances"] == "float":
+            b = self.model
+            names = tuple(BELLE2_FULL_PREFIX + n for n in b.nuisance_names)
+            sig = np.asarray(b.nuisance_sigma, dtype=float)
+            groups.append(NuisanceGroup(names, np.asarray(b.nuisance_center, dtype=float), np.diag(sig**2),
+                                        np.asarray(b.default_start(), dtype=float), None))
+        self.nuisances = tuple(groups)
+        self._float_names = groups[-1].names if o["nuisances"] == "float" else ()
+
+    @classmethod
+    def from_measurement(cls, m, setup: TermSetup):
+        sm = load_measurement(setup.dataset["sm_prediction"][0])
+        floating = setup.options.get("floating", ())
+        return cls(setup.name, m, sm, setup.options.get("belle2_full", {}), setup.physics, SM_NUISANCE in floating)
+
+    def logpdf(self, context, params, *, constraints=True):
+        b, o = self.model, self.options
+        br_bins = b.spectrum(context.model, context.inputs)
+        mu_sm = sm_value(params, self.sm) / self._br_template if o["sm"] == "dataset" else 1.0
+        if self._float_names:
+            nuis = jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in self._float_names])
+            v = b.logpdf(br_bins, nuis, mu_sm, constraints=constraints)
+        else:
+            v = b.profiled_logpdf(br_bins, mu_sm, steps=o["steps"])
+        return jnp.where(jnp.isnan(v), -jnp.inf, v) - self.reference
