@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SECTIONS = ("scan", "gradient", "nuts", "emcee", "compile", "import", "memory")
+SECTIONS = ("scan", "gradient", "nuts", "emcee", "compile", "import", "memory", "belle2_full")
 #: agreement required of every baseline before it is timed
 AGREEMENT_TOL = 1e-6
 
@@ -505,6 +505,49 @@ def bench_memory(cfg) -> dict:
     return out
 
 
+def bench_belle2_full(cfg) -> dict:
+    """Profiled ln L of Belle II's full likelihood (231 nuisances, 6 Gauss-Newton steps) over a
+    (m_hD, sin theta) grid of the singlet: the lean statistical model (analytic Jacobian, Woodbury
+    solve) against the pyhf-backed one in the same run; agreement over the grid; memory per point
+    (XLA's temporary buffers of the compiled vmapped profile, divided by the points)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    import hpjax
+    from benchmarks._timing import rate, repeat
+    from hpjax.likelihood.belle2_full import Belle2Full
+
+    n_m, n_s = (20, 10) if cfg.quick else (50, 40)
+    masses, sins = np.geomspace(0.1, 4.5, n_m), np.geomspace(1e-3, 2e-2, n_s)
+    M, S = (a.ravel() for a in np.meshgrid(masses, sins, indexing="ij"))
+    lean, ref = Belle2Full(backend="lean"), Belle2Full(backend="pyhf")
+    spec = jax.jit(jax.vmap(lambda m, s: lean.np_yields(lean.spectrum(hpjax.SingletHiggsPortal(m, s, 1.0, 0.0)))))
+    ys = spec(jnp.asarray(M), jnp.asarray(S))
+    out = {"grid": [n_m, n_s], "n_points": int(len(M)), "steps": 6}
+    for name, b, block in (("lean", lean, 256), ("pyhf", ref, 32)):
+        one = jax.vmap(lambda y, b=b: b.profile(y, 1.0, steps=6)[0])
+        f = jax.jit(lambda ys, one=one, block=block: jax.lax.map(one, ys.reshape(-1, block, ys.shape[-1])).ravel())
+        n = len(M) - len(M) % block
+        t0 = time.perf_counter()
+        vals = np.asarray(f(ys[:n]))
+        compile_and_first = time.perf_counter() - t0
+        timing = repeat(lambda: f(ys[:n]).block_until_ready(), runs=1 if name == "pyhf" else cfg.runs, warmup=0)
+        mem = jax.jit(one).lower(ys[:block]).compile().memory_analysis()
+        out[name] = {"pts_per_s": rate(n, timing), "first_call_s": compile_and_first, "block": block, "n": n,
+                     "temp_bytes_per_point": mem.temp_size_in_bytes / block}
+        out[name + "_values"] = vals
+        _log(f"belle2_full {name}: {out[name]['pts_per_s']['median']:.0f} profiled points/s over {n} points, "
+             f"{out[name]['temp_bytes_per_point'] / 1e6:.3f} MB/point, first call {compile_and_first:.0f} s")
+    n = min(len(out["lean_values"]), len(out["pyhf_values"]))
+    diff = np.abs(out.pop("lean_values")[:n] - out.pop("pyhf_values")[:n])
+    out["max_abs_diff_lnL"] = float(np.max(diff))
+    out["speedup"] = out["lean"]["pts_per_s"]["median"] / out["pyhf"]["pts_per_s"]["median"]
+    _log(f"belle2_full: lean {out['speedup']:.0f}x pyhf; max |ln L lean - pyhf| = {out['max_abs_diff_lnL']:.1e} "
+         f"over {n} points")
+    return out
+
+
 # ---- report ------------------------------------------------------------------------------------
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -542,7 +585,8 @@ def main(argv=None):
     _log(f"hpjax benchmarks on {results['machine']['cpu']} ({os.cpu_count()} cores), JAX devices "
          f"{results['machine']['jax_devices']}")
     funcs = {"scan": bench_scan, "gradient": bench_gradient, "nuts": bench_nuts, "emcee": bench_emcee,
-             "compile": bench_compile, "import": bench_import, "memory": bench_memory}
+             "compile": bench_compile, "import": bench_import, "memory": bench_memory,
+             "belle2_full": bench_belle2_full}
     for s in sections:
         t0 = time.perf_counter()
         try:

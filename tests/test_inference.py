@@ -49,6 +49,28 @@ def test_non_convergence_is_reported():
     assert "NOT converged" in fit.message and "1 iterations" in fit.message
 
 
+class NoisyQuadratic(Quadratic):
+    """Quadratic plus a 1e-7 ripple of period 1e-4 in x: the gradient carries noise of ~1e-2
+    (like an inner profile solved to finite accuracy), so a gradient tolerance is never met."""
+
+    value_tolerance = 1e-9
+
+    def chi2(self, p):
+        return super().chi2(p) + 1e-7 * jnp.sin(2 * jnp.pi * p["x"] / 1e-4)
+
+
+def test_value_tolerance_stops_a_noisy_fit():
+    """With the likelihood's value_tolerance the fit stops at the minimum (to the ripple's size),
+    says so, and the profile's inner fits stop the same way."""
+    fit = best_fit(NoisyQuadratic(), transforms=TR, n_starts=2, seed=1, gtol=1e-8)
+    assert fit.converged and "ftol" in fit.message, fit.message
+    assert fit.params["x"] == pytest.approx(2.0, abs=1e-4)
+    assert fit.chi2 == pytest.approx(0.0, abs=1e-6)
+    prof = profile(NoisyQuadratic(), {"x": jnp.array([1.9, 2.0, 2.1])}, transforms=TR, fit=fit, gtol=1e-8)
+    assert np.all(prof.converged)
+    assert np.allclose(prof.delta_chi2, [1.0, 0.0, 1.0], atol=1e-5)  # Delta chi2 = ((x-2)/0.1)^2 with y profiled
+
+
 @pytest.fixture(scope="module")
 def central_fit():
     model = hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0)

@@ -34,7 +34,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Transform", "FitResult", "best_fit", "default_transforms", "minimize_batch"]
+from ..numerics import capped_chi2
+
+__all__ = ["Transform", "FitResult", "best_fit", "default_transforms", "minimize_batch", "value_tolerance"]
 
 #: default ranges of model parameters (kind, low, high), GeV where dimensionful
 DEFAULT_RANGES = {
@@ -133,21 +135,28 @@ class FitResult:
 MAX_STEP = 0.5
 
 
-def _bfgs(f, u, max_iter: int, gtol: float):
+def _bfgs(f, u, max_iter: int, gtol: float, ftol: float | None = None):
     """Dense BFGS with Armijo backtracking, as one while_loop. The line search calls only f
     (not its gradient), which keeps the compiled program small: one value-and-gradient graph
-    plus one value graph."""
+    plus one value graph.
+
+    ``ftol`` (optional): also stop when an accepted step lowers f by <= ftol (a value tolerance,
+    for objectives whose gradient carries noise, such as an inner profile solved to ~1e-9); then a
+    sixth output, the last decrease of f, is returned."""
     d = u.shape[0]
     vg = jax.value_and_grad(f)
     f0, g0 = vg(u)
     eye = jnp.eye(d)
+    value_stop = ftol is not None
+    ftol_ = 0.0 if ftol is None else float(ftol)
 
     def cond(c):
-        u, fu, g, H, k, ok = c
-        return (k < max_iter) & (jnp.max(jnp.abs(g)) > gtol) & ok & jnp.isfinite(fu)
+        u, fu, g, H, k, ok, df = c
+        go = (k < max_iter) & (jnp.max(jnp.abs(g)) > gtol) & ok & jnp.isfinite(fu)
+        return go & (df > ftol_) if value_stop else go
 
     def body(c):
-        u, fu, g, H, k, _ = c
+        u, fu, g, H, k, _, _ = c
         p = -H @ g
         descent = g @ p < 0
         p = jnp.where(descent, p, -g)
@@ -176,9 +185,11 @@ def _bfgs(f, u, max_iter: int, gtol: float):
         rho = jnp.where(sy > 1e-300, 1.0 / jnp.where(sy > 1e-300, sy, 1.0), 0.0)
         V = eye - rho * jnp.outer(s_, y)
         H_new = jnp.where(sy > 1e-300, V @ H @ V.T + rho * jnp.outer(s_, s_), H)
-        return u_new, f_new, g_new, H_new, k + 1, accepted
+        return u_new, f_new, g_new, H_new, k + 1, accepted, jnp.where(accepted, fu - f_new, jnp.inf)
 
-    u, fu, g, H, k, ok = jax.lax.while_loop(cond, body, (u, f0, g0, eye, 0, True))
+    u, fu, g, H, k, ok, df = jax.lax.while_loop(cond, body, (u, f0, g0, eye, 0, True, jnp.asarray(jnp.inf)))
+    if value_stop:
+        return u, fu, jnp.max(jnp.abs(g)), k, ok, df
     return u, fu, jnp.max(jnp.abs(g)), k, ok
 
 
@@ -208,14 +219,26 @@ def _optax_lbfgs(f, u, max_iter: int, gtol: float):
 METHODS = {"bfgs": _bfgs, "optax_lbfgs": _optax_lbfgs}
 
 
-def minimize_batch(f, u0, max_iter: int = 500, gtol: float = 1e-6, method: str = "bfgs"):
+def minimize_batch(f, u0, max_iter: int = 500, gtol: float = 1e-6, method: str = "bfgs", ftol: float | None = None):
     """Minimise f(u) (u: (d,)) from a batch of starts u0 (n, d), all at once (vmap).
 
     ``method``: "bfgs" (default: dense BFGS, compiles fastest) or "optax_lbfgs".
-    Returns (u, f(u), |grad|_inf, iterations, line_search_ok) per start."""
+    Returns (u, f(u), |grad|_inf, iterations, line_search_ok) per start; with ``ftol`` (BFGS only:
+    also stop when a step lowers f by <= ftol) a sixth output, the last decrease of f."""
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}'; valid: {list(METHODS)}")
+    if ftol is not None:
+        if method != "bfgs":
+            raise ValueError(f"ftol (value tolerance) is supported by method 'bfgs' only, not {method!r}")
+        return jax.vmap(lambda u: _bfgs(f, u, max_iter, gtol, ftol))(u0)
     return jax.vmap(lambda u: METHODS[method](f, u, max_iter, gtol))(u0)
+
+
+def value_tolerance(lik, ftol: float | None = None) -> float | None:
+    """The value tolerance of a fit: ``ftol`` if given, else the likelihood's own
+    ``value_tolerance`` attribute (e.g. one with an inner profile of its nuisances), else None
+    (gradient tolerance only)."""
+    return ftol if ftol is not None else getattr(lik, "value_tolerance", None)
 
 
 def hessian_fd(grad_fn, u, rel_step: float = 1e-5):
@@ -232,9 +255,10 @@ def hessian_fd(grad_fn, u, rel_step: float = 1e-5):
 
 
 def best_fit(lik, transforms: dict | None = None, n_starts: int = 8, seed: int = 0, max_iter: int = 500,
-             gtol: float = 1e-6, init: dict | None = None, method: str = "bfgs") -> FitResult:
+             gtol: float = 1e-6, init: dict | None = None, method: str = "bfgs", ftol: float | None = None) -> FitResult:
     """Global best fit of ``lik`` (minimum of ``lik.chi2``) from ``n_starts`` starting points:
-    the initial parameters plus random points spread over the transform ranges."""
+    the initial parameters plus random points spread over the transform ranges. ``ftol``: also
+    stop (converged) when a BFGS step lowers chi2 by <= ftol (default :func:`value_tolerance`)."""
     names = list(lik.parameters())
     tr = default_transforms(lik) if transforms is None else {**(default_transforms(lik) if hasattr(lik, "nuisances") else {}), **transforms}
     missing = [n for n in names if n not in tr]
@@ -247,7 +271,7 @@ def best_fit(lik, transforms: dict | None = None, n_starts: int = 8, seed: int =
 
     def objective(u):
         c = lik.chi2(to_params(u))
-        return jnp.where(jnp.isfinite(c), c, 1e30)
+        return capped_chi2(c)
 
     u_init = jnp.stack([tr[n].inverse(jnp.asarray(init[n], dtype=jnp.float64)) for n in names])
     key = jax.random.PRNGKey(seed)
@@ -256,16 +280,22 @@ def best_fit(lik, transforms: dict | None = None, n_starts: int = 8, seed: int =
     is_nuis = jnp.array([tr[n].kind == "standard" for n in names])
     rnd = jnp.where(is_nuis, 0.0, rnd)
     u0 = jnp.concatenate([u_init[None, :], rnd], axis=0)
-    u, val, gnorm, iters, ls_ok = jax.jit(lambda u0: minimize_batch(objective, u0, max_iter, gtol, method))(u0)
+    ftol = value_tolerance(lik, ftol)
+    res = jax.jit(lambda u0: minimize_batch(objective, u0, max_iter, gtol, method, ftol))(u0)
+    u, val, gnorm, iters, ls_ok = res[:5]
     val = np.asarray(val)
     gnorm = np.asarray(gnorm)
+    dval = np.asarray(res[5]) if ftol is not None else np.full(val.shape, np.inf)
     ok = np.isfinite(val) & (val < 1e29)
     if not ok.any():
         return FitResult({}, math.inf, False, "no start reached a finite chi2", n_iter=int(np.max(iters)))
     best = int(np.argmin(np.where(ok, val, np.inf)))
     params = {k: float(v) for k, v in to_params(u[best]).items()}
-    converged = bool(gnorm[best] <= gtol)
-    if converged:
+    converged = bool(gnorm[best] <= gtol or dval[best] <= (ftol or 0.0))
+    if converged and gnorm[best] > gtol:
+        msg = (f"converged in {int(iters[best])} iterations: chi2 decreased by {dval[best]:.2g} <= ftol = {ftol:g} "
+               f"(|grad chi2|_inf = {gnorm[best]:.2g})")
+    elif converged:
         msg = f"converged in {int(iters[best])} iterations, |grad chi2|_inf = {gnorm[best]:.2g} <= {gtol:g}"
     elif int(iters[best]) >= max_iter:
         msg = f"NOT converged: {max_iter} iterations reached with |grad chi2|_inf = {gnorm[best]:.2g} > {gtol:g}"
@@ -277,7 +307,7 @@ def best_fit(lik, transforms: dict | None = None, n_starts: int = 8, seed: int =
     errors, cov = _hessian_errors(objective, u[best], names, tr)
     if cov is None:
         msg += "; Hessian not positive definite (minimum at a boundary or flat direction): no errors"
-    starts = {"chi2": val.tolist(), "converged": (gnorm <= gtol).tolist()}
+    starts = {"chi2": val.tolist(), "converged": ((gnorm <= gtol) | (dval <= (ftol or 0.0))).tolist()}
     return FitResult(params, float(val[best]), converged, msg, errors, cov, int(iters[best]), float(gnorm[best]), starts)
 
 

@@ -28,7 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .optimize import best_fit, default_transforms, minimize_batch
+from ..numerics import capped_chi2
+
+from .optimize import best_fit, default_transforms, minimize_batch, value_tolerance
 
 __all__ = ["profile", "ProfileResult", "WILKS"]
 
@@ -81,10 +83,12 @@ class ProfileResult:
 
 
 def profile(lik, poi: dict, transforms: dict | None = None, fit=None, max_iter: int = 300, gtol: float = 1e-6,
-            n_starts: int = 8, seed: int = 0) -> ProfileResult:
+            n_starts: int = 8, seed: int = 0, ftol: float | None = None) -> ProfileResult:
     """Profile ``lik`` over a grid of one or two parameters of interest.
 
     ``poi`` maps parameter names to 1D grids. ``fit`` is the global best fit (computed if None).
+    ``ftol``: a value tolerance of the inner BFGS (stop when a step lowers chi2 by <= ftol;
+    default the likelihood's ``value_tolerance``, see :func:`~.optimize.value_tolerance`).
     """
     names = list(lik.parameters())
     poi_names = list(poi)
@@ -95,7 +99,8 @@ def profile(lik, poi: dict, transforms: dict | None = None, fit=None, max_iter: 
         raise ValueError(f"unknown parameter(s) of interest {bad}; free parameters: {names}")
     tr = default_transforms(lik) if transforms is None else {**(default_transforms(lik) if hasattr(lik, "nuisances") else {}), **transforms}
     if fit is None:
-        fit = best_fit(lik, transforms=tr, n_starts=n_starts, seed=seed, max_iter=max_iter, gtol=gtol)
+        fit = best_fit(lik, transforms=tr, n_starts=n_starts, seed=seed, max_iter=max_iter, gtol=gtol, ftol=ftol)
+    ftol = value_tolerance(lik, ftol)
     grids = [jnp.asarray(poi[p], dtype=jnp.float64) for p in poi_names]
     mesh = jnp.meshgrid(*grids, indexing="ij")
     shape = mesh[0].shape
@@ -113,13 +118,13 @@ def profile(lik, poi: dict, transforms: dict | None = None, fit=None, max_iter: 
         u_start = jnp.stack([tr[n].inverse(jnp.asarray(start[n], dtype=jnp.float64)) for n in others])
 
         def solve(v):
-            f = lambda u: jnp.where(jnp.isfinite(c := lik.chi2(params_of(u, v))), c, 1e30)  # noqa: E731
-            u, val, g, k, ok = minimize_batch(f, u_start[None, :], max_iter, gtol)
-            return u[0], val[0], g[0]
+            f = lambda u: capped_chi2(lik.chi2(params_of(u, v)))  # noqa: E731
+            res = minimize_batch(f, u_start[None, :], max_iter, gtol, ftol=ftol)
+            return res[0][0], res[1][0], res[2][0], (res[5][0] if ftol is not None else jnp.inf)
 
-        u, chi2, gnorm = jax.jit(jax.vmap(solve))(flat_poi)
+        u, chi2, gnorm, dval = jax.jit(jax.vmap(solve))(flat_poi)
         profiled = {n: np.asarray(jax.vmap(tr[n].forward)(u[:, i])).reshape(shape) for i, n in enumerate(others)}
-        converged = (np.asarray(gnorm) <= gtol).reshape(shape)
+        converged = ((np.asarray(gnorm) <= gtol) | (np.asarray(dval) <= (ftol or 0.0))).reshape(shape)
     else:
         chi2 = jax.jit(jax.vmap(lambda v: lik.chi2(params_of(jnp.zeros(0), v))))(flat_poi)
         profiled, converged = {}, np.ones(shape, dtype=bool)
