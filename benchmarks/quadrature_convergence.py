@@ -1,4 +1,4 @@
-"""Convergence study that fixes hpjax.quadrature.DEFAULT_ORDER.
+"""Convergence study that fixes hpjax.numerics.quadrature.DEFAULT_ORDER.
 
 For every meson channel, both models, m_hD from 0.01 to 20 GeV (with each kinematic endpoint
 +- 1 MeV) and Gamma_hD/m_hD from 1e-8 to 0.3, compare the three-body rate at Gauss-Legendre
@@ -58,7 +58,7 @@ def main():
     for n in ORDERS:
         print(f"{n:>19} | {worst[n]:.2e}")
     out = {"cases": cases, "worst_relative_error": {str(n): worst[n] for n in ORDERS},
-           "default_order": hpjax.quadrature.DEFAULT_ORDER}
+           "default_order": hpjax.numerics.quadrature.DEFAULT_ORDER}
     (ROOT / "benchmarks" / "quadrature_convergence.json").write_text(json.dumps(out, indent=2) + "\n")
 
 

@@ -68,7 +68,7 @@ The functions take the usual ``Inputs``. The ``bkll_*`` entries of ``bkll.toml``
 ``inputs`` when present and from the file otherwise; ``with_bkll_inputs(inputs)`` returns an
 ``Inputs`` that carries them as leaves, so that they can be replaced, floated and differentiated.
 
-Binned rates ``br_bin_sm`` use a fixed Gauss-Legendre rule (``hpjax.quadrature.gauss_legendre``)
+Binned rates ``br_bin_sm`` use a fixed Gauss-Legendre rule (``hpjax.numerics.quadrature.gauss_legendre``)
 in log q^2 (flattens the photon pole 1/q^2 of B -> K* l l) with the cosine endpoint map (makes the
 sqrt(q^2 - 4 m_l^2) threshold analytic). The range is clipped to the physical region
 [4 m_l^2, (m_B - m_V)^2]; n = 32 reproduces n = 64 to better than 1e-10 in the R_K bins.
@@ -99,7 +99,7 @@ from .couplings import ckm
 from .formfactors import z_bsz
 from .inputs import InputInfo, Inputs
 from .kinematics import kallen, sqrt_pos
-from .quadrature import gauss_legendre
+from .numerics.quadrature import endpoint_map
 
 __all__ = [
     "BKLL_CHANNELS",
@@ -395,9 +395,7 @@ _DBR = {"B+->K+": dbr_dq2_BKll, "B0->K*0": dbr_dq2_BKstarll}
 def _nodes(lo, hi, n):
     """Nodes and weights on [lo, hi]: log map in q^2 (linear if lo = 0) after the cosine endpoint
     map u = (1 - cos(pi t))/2 of the n-point Gauss-Legendre rule on t in [0, 1]."""
-    t, wt = gauss_legendre(n)
-    u = 0.5 * (1.0 - np.cos(np.pi * t))
-    du = wt * 0.5 * np.pi * np.sin(np.pi * t)
+    u, du = endpoint_map(n)
     use_log = lo > 0
     lo_s = jnp.where(use_log, lo, 1.0)
     L = jnp.log(jnp.where(use_log, hi, 2.0) / lo_s)

@@ -1,4 +1,4 @@
-"""hpjax.quadrature.bw_quadrature: exactness for known integrands, weights, convergence, orders.
+"""hpjax.numerics.quadrature.bw_quadrature: exactness for known integrands, weights, convergence, orders.
 
 I(J) = int_a^b J(x) / ((x - M)^2 + G^2) dx for J = 1 (closed form) and J = sqrt(b-x) sqrt(x-a)
 (scipy.integrate.quad), the pole inside, on either endpoint, 1e-6 outside, far outside, and
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from hpjax.quadrature import DEFAULT_ORDER, bw_quadrature, gauss_legendre
+from hpjax.numerics.quadrature import DEFAULT_ORDER, bw_quadrature, gauss_legendre
 
 A, B = 0.2, 1.3
 L = B - A
@@ -178,7 +178,7 @@ def test_small_valid_order_works():
 def test_tan_reduced_matches_numpy_and_its_derivative():
     """The vectorised tan of the Breit-Wigner map: a few ulp against numpy on [0, pi] (including
     next to the pole at pi/2 and at 0), and its derivative 1/cos^2."""
-    from hpjax.quadrature import tan_reduced
+    from hpjax.numerics.quadrature import tan_reduced
 
     rng = np.random.default_rng(7)
     x = np.concatenate([rng.uniform(0.0, np.pi, 200_000), np.linspace(0.0, np.pi, 10_001),
@@ -192,7 +192,7 @@ def test_tan_reduced_matches_numpy_and_its_derivative():
 
 
 def test_segments_are_the_concatenated_rule():
-    from hpjax.quadrature import bw_segments
+    from hpjax.numerics.quadrature import bw_segments
 
     x, w = bw_quadrature(0.2, 1.3, 0.7, 1e-3)
     segs = bw_segments(0.2, 1.3, 0.7, 1e-3)

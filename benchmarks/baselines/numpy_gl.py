@@ -2,7 +2,7 @@
 re-implemented in numpy and vectorised over points (no JAX).
 
 The same formulas as baseline (a) (``scipy_quad.py``; see its docstring for the physics), but each
-q^2 integral is the 3-segment rule of ``hpjax.quadrature.bw_quadrature``: a peak segment
+q^2 integral is the 3-segment rule of ``hpjax.numerics.quadrature.bw_quadrature``: a peak segment
 |q^2 - m_hD^2| < K m_hD Gamma_hD with the Breit-Wigner map q^2 = M + G tan(phi), two logarithmic
 tails in |q^2 - M|, a cosine endpoint map and an n-point Gauss-Legendre rule in every segment
 (K = 30, n = 32: 96 nodes per channel, 384 per point). Arrays are (points, channels, nodes);
@@ -57,7 +57,7 @@ def _tail(d_lo, d_hi, M, G, sign, u, du):
 
 
 def bw_quadrature(a, b, M, G, n: int = 32, K: float = 30.0):
-    """numpy version of ``hpjax.quadrature.bw_quadrature`` for arrays a, b, M, G of one shape S:
+    """numpy version of ``hpjax.numerics.quadrature.bw_quadrature`` for arrays a, b, M, G of one shape S:
     nodes and weights of shape S + (3n,), sum w J(x) ~ int_a^b J(x)/((x-M)^2 + G^2) dx."""
     u, du = _endpoint_map(n)
     a, b, M, G = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, M, G)))

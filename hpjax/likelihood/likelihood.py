@@ -33,7 +33,7 @@ import numpy as np
 from ..inputs import Inputs
 from ..models import MODELS, Model
 from ..observables import predict
-from ..quadrature import DEFAULT_ORDER
+from ..numerics.quadrature import DEFAULT_ORDER
 from . import measurements as db
 from .names import (
     BELLE2_FULL_DEFAULTS,

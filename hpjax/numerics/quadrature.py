@@ -20,7 +20,7 @@ analytic, and an n-point Gauss-Legendre rule in t integrates. Segments outside (
 weight. As G -> 0 with the pole inside, the peak segment gives pi J(M)/G: the narrow-width limit.
 
 >>> import jax.numpy as jnp
->>> from hpjax.quadrature import bw_quadrature
+>>> from hpjax.numerics.quadrature import bw_quadrature
 >>> x, w = bw_quadrature(0.0, 1.0, 0.25, 1e-6, n=64)
 >>> # int_0^1 dx / ((x - 1/4)^2 + G^2) = (atan(0.75/G) + atan(0.25/G))/G
 >>> exact = (jnp.arctan(0.75e6) + jnp.arctan(0.25e6)) / 1e-6
@@ -35,7 +35,8 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["gauss_legendre", "bw_quadrature", "bw_segments", "tan_reduced", "DEFAULT_ORDER", "PEAK_HALF_WIDTH"]
+__all__ = ["gauss_legendre", "endpoint_map", "bw_quadrature", "bw_segments", "tan_reduced", "DEFAULT_ORDER",
+           "PEAK_HALF_WIDTH"]
 
 #: Gauss-Legendre order per segment of every q^2 integral (3 segments, 96 nodes in all). Chosen
 #: by benchmarks/quadrature_convergence.py over 816 cases (4 channels x 2 models x m_hD in
@@ -58,8 +59,10 @@ def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=None)
-def _endpoint_map(n):
-    """Nodes u and weights du of the cosine endpoint map (numpy: constants of the program)."""
+def endpoint_map(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes u and weights du on [0, 1] of the n-point Gauss-Legendre rule after the cosine endpoint
+    map u = (1 - cos(pi t))/2, which makes square-root endpoint behaviour analytic (numpy:
+    constants of the program). The one copy of this map in hpjax."""
     t, wt = gauss_legendre(n)
     u = 0.5 * (1.0 - np.cos(np.pi * t))
     du = wt * 0.5 * np.pi * np.sin(np.pi * t)
@@ -91,7 +94,7 @@ def tan_reduced(x):
 def _peak(lo_off, hi_off, M, G, n):
     """Segment x - M in [lo_off, hi_off] with the Breit-Wigner map; weights include the BW factor.
     The ends are offsets from the pole, so that G/M down to 1e-12 loses no precision."""
-    u, du = _endpoint_map(n)
+    u, du = endpoint_map(n)
     nonempty = hi_off > lo_off
     hi_s = jnp.where(nonempty, hi_off, lo_off + G)
     ta = lo_off / G
@@ -105,7 +108,7 @@ def _peak(lo_off, hi_off, M, G, n):
 
 def _tail(d_lo, d_hi, M, G, sign, n):
     """Segment x = M + sign*d, d in [d_lo, d_hi] (0 < d_lo), logarithmic map in d."""
-    u, du = _endpoint_map(n)
+    u, du = endpoint_map(n)
     nonempty = d_hi > d_lo
     d_hi_s = jnp.where(nonempty, d_hi, 2.0 * d_lo)
     L = jnp.log(d_hi_s / d_lo)
