@@ -36,7 +36,7 @@ import numpy as np
 
 from ..numerics import capped_chi2
 
-__all__ = ["Transform", "FitResult", "best_fit", "default_transforms", "minimize_batch", "value_tolerance"]
+__all__ = ["Transform", "FitResult", "best_fit", "default_transforms", "minimize_batch", "value_tolerance", "bfgs"]
 
 #: default ranges of model parameters (kind, low, high), GeV where dimensionful
 DEFAULT_RANGES = {
@@ -135,7 +135,7 @@ class FitResult:
 MAX_STEP = 0.5
 
 
-def _bfgs(f, u, max_iter: int, gtol: float, ftol: float | None = None):
+def bfgs(f, u, max_iter: int, gtol: float, ftol: float | None = None):
     """Dense BFGS with Armijo backtracking, as one while_loop. The line search calls only f
     (not its gradient), which keeps the compiled program small: one value-and-gradient graph
     plus one value graph.
@@ -194,7 +194,7 @@ def _bfgs(f, u, max_iter: int, gtol: float, ftol: float | None = None):
 
 
 def _optax_lbfgs(f, u, max_iter: int, gtol: float):
-    """optax L-BFGS (zoom line search) as one while_loop; same outputs as :func:`_bfgs`."""
+    """optax L-BFGS (zoom line search) as one while_loop; same outputs as :func:`bfgs`."""
     import optax
 
     opt = optax.lbfgs()
@@ -216,7 +216,7 @@ def _optax_lbfgs(f, u, max_iter: int, gtol: float):
     return u, val, jnp.max(jnp.abs(g)), k, jnp.isfinite(val)
 
 
-METHODS = {"bfgs": _bfgs, "optax_lbfgs": _optax_lbfgs}
+METHODS = {"bfgs": bfgs, "optax_lbfgs": _optax_lbfgs}
 
 
 def minimize_batch(f, u0, max_iter: int = 500, gtol: float = 1e-6, method: str = "bfgs", ftol: float | None = None):
@@ -230,7 +230,7 @@ def minimize_batch(f, u0, max_iter: int = 500, gtol: float = 1e-6, method: str =
     if ftol is not None:
         if method != "bfgs":
             raise ValueError(f"ftol (value tolerance) is supported by method 'bfgs' only, not {method!r}")
-        return jax.vmap(lambda u: _bfgs(f, u, max_iter, gtol, ftol))(u0)
+        return jax.vmap(lambda u: bfgs(f, u, max_iter, gtol, ftol))(u0)
     return jax.vmap(lambda u: METHODS[method](f, u, max_iter, gtol))(u0)
 
 

@@ -44,6 +44,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..numerics import capped_chi2
+
 __all__ = ["scan", "scan_identity", "identity_hash", "ScanInterrupted", "auto_chunk_size", "make_mesh", "chunk_function", "BYTES_PER_POINT", "CPU_BLOCK"]
 
 #: points per vmapped block on CPU devices (benchmarks: 32..1024 within 15 % on 2 cores)
@@ -114,7 +116,7 @@ def _grid(axes: dict):
 def _point_function(lik, names, profile, observables, transforms):
     """f(poi_vector) -> dict of scalars for one grid point."""
     from ..observables import predict
-    from .optimize import _bfgs
+    from .optimize import bfgs
 
     base = {k: jnp.asarray(v) for k, v in lik.initial_params().items()}
     prof = list(profile)
@@ -129,8 +131,8 @@ def _point_function(lik, names, profile, observables, transforms):
     def point(v):
         if prof:
             u0 = jnp.stack([transforms[n].inverse(base[n]) for n in prof])
-            f = lambda u: jnp.where(jnp.isfinite(c := lik.chi2(params_at(v, u))), c, 1e30)  # noqa: E731
-            u, _, _, _, _ = _bfgs(f, u0, 200, 1e-6)
+            f = lambda u: capped_chi2(lik.chi2(params_at(v, u)))  # noqa: E731
+            u, _, _, _, _ = bfgs(f, u0, 200, 1e-6)
             p = params_at(v, u)
         else:
             p = params_at(v)

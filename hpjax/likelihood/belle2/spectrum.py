@@ -39,7 +39,7 @@ The spectrum is hpjax's unified three-body rate (``hpjax.decays``)
 
     dGamma/dq^2 = Gamma_2(q^2) sqrt(q^2) Gamma_inv(sqrt q^2) / pi |P_hD - P_h|^2,
 
-integrated with ``hpjax.quadrature.bw_quadrature`` over [(2 m_dark)^2, (m_B+ - m_K+)^2]; the soft
+integrated with ``hpjax.numerics.quadrature.bw_quadrature`` over [(2 m_dark)^2, (m_B+ - m_K+)^2]; the soft
 bins of all spectra sum to ``predict(...)["BR(B+->K+inv)"]``. With ``prescription="paper"``
 a two-body h_D (below the endpoint) is a delta of weight BR(B+ -> K+ h_D) BR(h_D -> inv).
 
@@ -65,7 +65,7 @@ import numpy as np
 from ...decays import branching_ratio, gamma_two_body, three_body_integrand
 from ...inputs import Inputs
 from ...models import dark_mass, gamma_hD_invisible, gamma_hD_total
-from ...quadrature import DEFAULT_ORDER, bw_quadrature, gauss_legendre
+from ...numerics.quadrature import DEFAULT_ORDER, bw_quadrature, endpoint_map
 
 __all__ = ["new_physics_spectrum", "new_physics_nodes", "soft_bin_weights", "template_dbr_dq2", "template_bin_br",
            "constants", "read_data", "check_smoothing", "BR_TEMPLATE", "Q2_MAX", "N_GEN_BINS", "Q2_EDGES", "SIGNAL_CHANNELS",
@@ -143,9 +143,7 @@ def template_bin_br(edges=Q2_EDGES, n: int = 48) -> np.ndarray:
     """BR of the SM template in each bin of ``edges`` (Gauss-Legendre with the cosine endpoint
     map, exact to ~1e-12 also in the last bin where lambda^{3/2} vanishes)."""
     edges = np.asarray(edges, dtype=float)
-    t, w = gauss_legendre(n)
-    u = 0.5 * (1.0 - np.cos(np.pi * t))
-    du = w * 0.5 * np.pi * np.sin(np.pi * t)
+    u, du = endpoint_map(n)
     lo, hi = edges[:-1, None], edges[1:, None]
     x = lo + (hi - lo) * u
     return np.sum(template_dbr_dq2(x) * du * (hi - lo), axis=1)

@@ -37,7 +37,7 @@ import numpy as np
 
 from ...inputs import Inputs
 from ...numerics.gauss_newton import poisson_gauss_newton
-from ...quadrature import DEFAULT_ORDER
+from ...numerics.quadrature import DEFAULT_ORDER
 from .pyhf_backend import PyhfStatModel, augmented_spec, spec_and_maps
 from .spectrum import (
     N_GEN_BINS,
@@ -82,7 +82,7 @@ class Belle2Full:
     ----------
     smoothing : B-spline degree of the generated-q^2 bins of the new physics (0 hard bins, 1-3
         soft bins; default 2)
-    n : quadrature order of the spectrum (``hpjax.quadrature``)
+    n : quadrature order of the spectrum (``hpjax.numerics.quadrature``)
     prescription : "unified" (default) or "paper"
     backend : "lean" (default) or "pyhf" (pyhf's JAX backend; ~300x slower profiles)
 
