@@ -1,7 +1,7 @@
 # hpjax: two commands do everything on a fresh machine.
 #   make demo   create .venv, install hpjax, run the headline computation and the singlet posterior
 #               (form factors and SM prediction floating), write results/ and figures
-#   make test   create .venv, install hpjax with test extras, run the test suite
+#   make test   create .venv, install hpjax with test extras, lint (ruff), run the test suite
 #   make bench  the benchmark suite against the numpy/scipy/emcee baselines (benchmarks/)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 
-.PHONY: demo test bench bench-quadrature venv clean
+.PHONY: demo test lint format bench bench-quadrature venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,8 @@ demo: $(STAMP)
 	$(BIN)/hpjax sample fits/singlet_posterior.toml
 
 test: $(STAMP)
+	$(BIN)/ruff check hpjax tests benchmarks
+	$(BIN)/ruff format --check hpjax tests benchmarks
 	$(BIN)/python -m pytest -q
 
 # make bench: the benchmark suite (benchmarks/run.py; about 10 minutes on 2 cores), results in
@@ -35,6 +37,15 @@ BENCH_ARGS ?=
 $(BENCH_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	touch $(BENCH_STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check hpjax tests benchmarks
+	$(BIN)/ruff format --check hpjax tests benchmarks
+
+# rewrite the code in ruff's format and apply ruff's safe fixes
+format: $(STAMP)
+	$(BIN)/ruff check --fix hpjax tests benchmarks
+	$(BIN)/ruff format hpjax tests benchmarks
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
