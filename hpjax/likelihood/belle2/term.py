@@ -84,7 +84,7 @@ class Belle2Full:
         soft bins; default 2)
     n : quadrature order of the spectrum (``hpjax.numerics.quadrature``)
     prescription : "unified" (default) or "paper"
-    backend : "lean" (default) or "pyhf" (pyhf's JAX backend; ~300x slower profiles)
+    backend : "lean" (default) or "pyhf" (pyhf's JAX backend; ~100x slower profiles, 200x the memory)
 
     Vectors: ``br_bins`` (100,) BR of the new physics per generated-q^2 bin, ``nuisances`` (231,)
     in :attr:`nuisance_names` order, ``mu_sm`` the SM template's signal strength (1 = as
