@@ -41,9 +41,10 @@ import jax
 import jax.numpy as jnp
 
 from .couplings import c_bs, c_sd
-from .kinematics import kallen, pow_pos, sqrt_pos
+from .formfactors import z_bsz
+from .kinematics import kallen, pow_pos, safe_ratio, sqrt_pos
 from .models import dark_mass, gamma_hD_invisible, gamma_hD_total
-from .quadrature import DEFAULT_ORDER, bw_segments
+from .numerics.quadrature import DEFAULT_ORDER, bw_segments
 
 __all__ = [
     "CHANNELS",
@@ -64,6 +65,10 @@ __all__ = [
 ]
 
 PRESCRIPTIONS = ("unified", "paper")
+#: where m_hD Gamma_hD < _G_MIN_REL (m_P - m_P')^2 (a pole too narrow for float64: the rule's
+#: fourth powers of the width would underflow) the three-body rate is its narrow-width limit
+#: Gamma_2(m_hD^2) BR(h_D -> inv), without the off-shell tails (lifetimes > 1e100 s or m_hD < 1e-60 GeV)
+_G_MIN_REL = 1e-140
 KL_CONVENTIONS = ("re", "abs", "im")
 
 
@@ -156,11 +161,8 @@ def _row(tab, c):
 
 def _hadronic_from_row(row, q2):
     mP, mD = row["mP"], row["mD"]
-    tp, tm = (mP + mD) ** 2, (mP - mD) ** 2
-    t0 = tp * (1.0 - jnp.sqrt(1.0 - tm / tp))
-    r0 = jnp.sqrt(tp - t0)
-    z = lambda t: (sqrt_pos(tp - t) - r0) / (sqrt_pos(tp - t) + r0)  # noqa: E731
-    dz = z(q2) - z(0.0)
+    tm = (mP - mD) ** 2
+    dz = z_bsz(q2, mP, mD) - z_bsz(0.0, mP, mD)  # the BSZ z-expansion of hpjax.formfactors
     ff = (row["c0"] + dz * (row["c1"] + dz * row["c2"])) / (1.0 - q2 * row["inv_mR2"]) * (1.0 + row["slope"] * q2)
     # lambda > 0 also above (m_P + m_P')^2: keep only the physical region q2 < (m_P - m_P')^2
     lam = jnp.where(q2 < tm, kallen(mP**2, mD**2, q2), 0.0)
@@ -207,7 +209,7 @@ def _bw_integrand(row, mod, mh2, M, G, x):
 
 def three_body_integrand(channel: str, model, inputs, x, G, kl_convention: str = "re"):
     """dGamma/dq^2 (P -> P' + invisible) [GeV^-1] at q^2 = ``x`` times ((x - m_hD^2)^2 + G^2), with
-    ``G`` = m_hD Gamma_hD: what :func:`hpjax.quadrature.bw_quadrature` weights sum to the
+    ``G`` = m_hD Gamma_hD: what :func:`hpjax.numerics.quadrature.bw_quadrature` weights sum to the
     three-body width (one model point; other q^2 binnings, e.g. Belle II's, use it directly)."""
     row = _row(channel_table([channel], inputs, kl_convention), 0)
     M = jnp.asarray(model.m_hD, dtype=jnp.float64) ** 2
@@ -223,19 +225,32 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
         m_hD = jnp.asarray(mod.m_hD, dtype=jnp.float64)
         a = (2.0 * jnp.asarray(dark_mass(mod), dtype=jnp.float64)) ** 2
         M = m_hD**2
-        G = m_hD * gamma_hD_total(mod, inputs)
+        gtot = gamma_hD_total(mod, inputs)
+        G = m_hD * gtot
+        br_inv = safe_ratio(gamma_hD_invisible(mod), gtot)
 
         def per_channel(row):
             b = (row["mP"] - row["mD"]) ** 2
-            ok = (b > a) & (G > 0)
+            # G below _G_MIN_REL b is a stable h_D at float64 resolution (its square would underflow)
+            ok = (b > a) & (G > _G_MIN_REL * b)
+            # below it, with the pole inside (a, b): the narrow-width limit Gamma_2(m_hD^2) BR(h_D -> inv)
+            narrow = (b > a) & ~ok & (M > a) & (M < b)
             # masked (closed) channels integrate a regular dummy range away from q^2 = 0
             a_s, b_s, G_s = jnp.where(ok, a, 1.0), jnp.where(ok, b, 2.0), jnp.where(ok, G, 1.0)
-            def integrand(x):
-                return _bw_integrand(row, mod, mh2, M, G_s, x)
+            M_s = jnp.where(ok, M, 1.5)
 
+            def integrand(x):
+                return _bw_integrand(row, mod, mh2, M_s, G_s, x)
+
+            # the rule in units of s = sqrt(G b) (q^2 = s y): exact in exact arithmetic, it keeps
+            # every square of the rule ((y - M/s)^2 + (G/s)^2, from (G/b) to (b/G)) representable
+            # for a pole width down to _G_MIN_REL b (tiny m_hD or couplings)
+            sc = jnp.sqrt(G_s * b_s)
+            segs = bw_segments(a_s / sc, b_s / sc, M_s / sc, G_s / sc, n)
             # segment by segment (no concatenation of the nodes: see bw_segments)
-            total = sum(jnp.sum(w * integrand(x)) for x, w in bw_segments(a_s, b_s, M, G_s, n))
-            return jnp.where(ok, total, 0.0)
+            total = sum(jnp.sum(w * integrand(jnp.clip(sc * y, a_s, b_s))) for y, w in segs) / sc
+            nwa = _gamma2_from_row(row, mod.sin_theta, M) * br_inv
+            return jnp.where(ok, total, jnp.where(narrow, nwa, 0.0))
 
         return jax.vmap(per_channel)(tab)
 
@@ -259,7 +274,7 @@ def gamma_invisible_many(channels, model, inputs, prescription: str = "unified",
     m = jnp.asarray(model.m_hD)
     end = (tab["mP"] - tab["mD"]).reshape((-1,) + (1,) * m.ndim)
     two = jnp.stack([_gamma2_from_row(_row(tab, c), model.sin_theta, m**2) for c in range(len(channels))])
-    br_inv = gamma_hD_invisible(model) / gamma_hD_total(model, inputs)
+    br_inv = safe_ratio(gamma_hD_invisible(model), gamma_hD_total(model, inputs))  # 0 for a stable h_D
     return jnp.where(m < end, two * br_inv, three)
 
 

@@ -28,9 +28,59 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Inputs", "InputInfo", "input_info", "formfactor_sets", "DEFAULT_FORMFACTORS"]
+__all__ = ["Inputs", "InputInfo", "input_info", "formfactor_sets", "DEFAULT_FORMFACTORS", "RANGES", "range_problem"]
 
 DEFAULT_FORMFACTORS = "table2"
+
+
+_INF = float("inf")
+_POS = (0.0, _INF, False, False)  # a mass, width, lifetime, VEV, coupling constant: > 0
+_REAL = (-_INF, _INF, False, False)  # any finite real number
+#: allowed range of every input, (low, high, low_inclusive, high_inclusive); an input missing here
+#: is an error when hpjax/data/inputs.toml is read, so a new input must declare its range
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    **{k: _POS for k in (
+        "G_F", "v", "m_h", "Gamma_h", "hbar", "hbar_c", "m_t", "m_b", "m_s", "m_d", "m_e", "m_mu", "m_tau",
+        "m_Bp", "m_B0", "m_Kp", "m_K0", "m_Kstar0", "m_pip", "m_pi0", "tau_Bp", "tau_B0", "tau_Kp", "tau_KL",
+        "BK_f0_mR", "BKstar_A0_mR")},
+    # Wolfenstein parameters: the range in which the exact PDG relations stay real (s23 = A lambda^2 < 1)
+    "ckm_lambda": (0.0, 0.5, False, False),
+    "ckm_A": (0.0, 3.0, False, True),
+    "ckm_rhobar": (-2.0, 2.0, True, True),
+    "ckm_etabar": (-2.0, 2.0, True, True),
+    # form-factor coefficients and the K -> pi normalisation and slope: any finite real number
+    **{k: _REAL for k in ("BK_f0_a0", "BK_f0_a1", "BK_f0_a2", "BKstar_A0_a0", "BKstar_A0_a1", "BKstar_A0_a2",
+                          "Kpi_f0_0", "Kpi_f0_lambda0")},
+}
+
+
+def _fmt(x: float) -> str:
+    return "inf" if x == _INF else "-inf" if x == -_INF else f"{x:g}"
+
+
+def range_text(name: str) -> str:
+    """The allowed range of input ``name`` as an interval, e.g. ``(0, inf)``."""
+    lo, hi, lo_inc, hi_inc = RANGES[name]
+    return f"{'[' if lo_inc else '('}{_fmt(lo)}, {_fmt(hi)}{']' if hi_inc else ')'}"
+
+
+def range_problem(name: str, value) -> str | None:
+    """What is wrong with the concrete value(s) of input ``name`` (None if nothing)."""
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        return f"{name} = {value!r} is not a real number; allowed range {range_text(name)}"
+    try:
+        val = np.asarray(value)
+    except (TypeError, ValueError):
+        return f"{name} = {value!r} is not a real number; allowed range {range_text(name)}"
+    if val.dtype.kind not in "iuf":
+        return f"{name} = {value!r} is not a real number; allowed range {range_text(name)}"
+    val = val.astype(float)
+    lo, hi, lo_inc, hi_inc = RANGES[name]
+    bad = ~np.isfinite(val) | (val < lo if lo_inc else val <= lo) | (val > hi if hi_inc else val >= hi)
+    if np.any(bad):
+        shown = float(val if val.ndim == 0 else val[bad].ravel()[0])
+        return f"{name} = {shown!r} is outside the allowed range {range_text(name)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -67,6 +117,11 @@ def _parse_inputs(data: Mapping, label: str) -> dict[str, InputInfo]:
                 raise ValueError(f"{label}: key '{name}.{key}' has the wrong type {type(entry[key]).__name__}")
         if entry["error"] < 0:
             raise ValueError(f"{label}: key '{name}.error' = {entry['error']} must be >= 0")
+        if name not in RANGES:
+            raise ValueError(f"{label}: key '{name}' has no allowed range in hpjax.inputs.RANGES")
+        problem = range_problem(name, entry["value"])
+        if problem:
+            raise ValueError(f"{label}: key '{name}.value': {problem}")
         out[name] = InputInfo(
             name=name,
             value=float(entry["value"]),
@@ -97,6 +152,10 @@ def formfactor_sets() -> dict[str, dict]:
         for k in list(entry["values"]) + list(entry.get("errors", {})) + list(entry["covariance_names"]):
             if k not in base:
                 raise ValueError(f"{label}: key '{name}' names unknown input '{k}'")
+        for k, v in entry["values"].items():
+            problem = range_problem(k, v)
+            if problem:
+                raise ValueError(f"{label}: key '{name}.values.{k}': {problem}")
         cov = np.asarray(entry["covariance"], dtype=float)
         n = len(entry["covariance_names"])
         if cov.shape != (n, n) or not np.allclose(cov, cov.T):
@@ -139,6 +198,11 @@ class Inputs:
     __slots__ = ("_values", "_formfactors")
 
     def __init__(self, values: Mapping[str, jax.Array | float], formfactors: str = DEFAULT_FORMFACTORS):
+        for k, v in values.items():  # concrete values are validated; traced ones (jit, grad) are not
+            if k in RANGES and not isinstance(v, jax.core.Tracer):
+                problem = range_problem(k, v)
+                if problem:
+                    raise ValueError(f"Inputs: {problem}")
         object.__setattr__(self, "_values", dict(values))
         object.__setattr__(self, "_formfactors", formfactors)
 
@@ -158,8 +222,23 @@ class Inputs:
             raise ValueError(f"unknown input(s) {unknown}; valid names: {sorted(self._values)}")
         values = dict(self._values)
         for k, v in overrides.items():
+            if not isinstance(v, jax.core.Tracer):
+                problem = range_problem(k, v)
+                if problem:
+                    raise ValueError(f"Inputs.replace: {problem}")
             values[k] = jnp.asarray(v, dtype=jnp.float64) if not isinstance(v, jax.Array) else v
         return Inputs(values, self._formfactors)
+
+    def in_range(self):
+        """True (a traced boolean inside jit) where every input lies in its allowed range
+        (:data:`RANGES`): what a likelihood needs to return -inf, not garbage, at a nuisance
+        value outside the physical region during a traced fit."""
+        ok = True
+        for k, v in self._values.items():
+            if k in RANGES:
+                lo, hi, lo_inc, hi_inc = RANGES[k]
+                ok = ok & jnp.all(jnp.isfinite(v) & ((v >= lo) if lo_inc else (v > lo)) & ((v <= hi) if hi_inc else (v < hi)))
+        return ok
 
     # -- access --------------------------------------------------------------------------
     def __getattr__(self, name: str):

@@ -12,9 +12,28 @@ a branch that is not taken.
 0.0
 """
 
+import jax
 import jax.numpy as jnp
 
-__all__ = ["kallen", "sqrt_pos", "pow_pos", "beta_threshold"]
+__all__ = ["kallen", "sqrt_pos", "pow_pos", "beta_threshold", "safe_ratio", "lifetime", "STABLE_WIDTH", "bw_fraction"]
+
+
+#: smallest squared pair mass [GeV^2] divided by in beta_threshold (a normal float)
+_M2_FLOOR = 1e-300
+
+
+@jax.custom_jvp
+def _ratio(num, den):
+    return num / den
+
+
+@_ratio.defjvp
+def _ratio_jvp(primals, tangents):
+    # d(n/d) = (dn - r dd) / d: no d^2, which underflows for widths below 1e-154 GeV
+    num, den = primals
+    dn, dd = tangents
+    r = num / den
+    return r, (dn - r * dd) / den
 
 
 def kallen(a, b, c):
@@ -41,5 +60,56 @@ def pow_pos(x, p):
 
 def beta_threshold(m2_pair, m_daughter):
     """Velocity factor 1 - 4 m^2/s of a pair of equal-mass daughters (0 below threshold)."""
-    pos = m2_pair > 0
-    return jnp.maximum(jnp.where(pos, 1.0 - 4.0 * m_daughter**2 / jnp.where(pos, m2_pair, 1.0), 0.0), 0.0)
+    x = 4.0 * m_daughter**2
+    above = m2_pair > x
+    # the ratio's gradient divides by s, never by s^2 (which underflows for s < 1e-154 GeV^2); the
+    # floor only acts for pair masses below 1e-150 GeV
+    m2 = jnp.where(above, jnp.maximum(m2_pair, _M2_FLOOR), 1.0)
+    return jnp.where(above, jnp.maximum(1.0 - _ratio(x, m2), 0.0), 0.0)
+
+
+#: widths [GeV] below this are a stable particle at float64 resolution (lifetime > 1e265 s)
+STABLE_WIDTH = 1e-290
+
+
+def safe_ratio(num, den):
+    """num / den for den > :data:`STABLE_WIDTH` and 0 below: a branching ratio of a particle that
+    does not decay (every partial width 0, so is every BR; its escape from a detector is the
+    business of its lifetime, +inf). Gradient finite (double-where, no den^2).
+
+    >>> float(safe_ratio(1.0, 4.0)), float(safe_ratio(0.0, 0.0))
+    (0.25, 0.0)
+    """
+    pos = den > STABLE_WIDTH
+    return jnp.where(pos, _ratio(num, jnp.where(pos, den, 1.0)), 0.0)
+
+
+def lifetime(width, inputs):
+    """Proper lifetime hbar / Gamma [s]; documented +inf for a stable particle
+    (Gamma <= :data:`STABLE_WIDTH`), gradient 0 there and finite elsewhere.
+
+    >>> from hpjax.inputs import Inputs
+    >>> float(lifetime(0.0, Inputs.default()))
+    inf
+    """
+    pos = width > STABLE_WIDTH
+    return jnp.where(pos, inputs.hbar * _ratio(1.0, jnp.where(pos, width, 1.0)), jnp.inf)
+
+
+#: a Breit-Wigner narrower than this (M Gamma, GeV^2) is a delta function in :func:`bw_fraction`
+_BW_MIN_WIDTH = 1e-150
+
+
+def bw_fraction(lo, hi, M, G):
+    """Fraction of the Breit-Wigner 1/((x - M)^2 + G^2) (x = q^2, M = m^2, G = m Gamma) inside
+    [lo, hi]: (atan2(hi - M, G) - atan2(lo - M, G)) / pi; for G below 1e-150 GeV^2 (a stable or
+    nearly stable particle) the delta-function limit 1 or 0. Value and gradient finite everywhere
+    (atan2 never divides by G^2 + (x - M)^2 below 1e-300).
+
+    >>> float(bw_fraction(0.0, 2.0, 1.0, 0.0)), round(float(bw_fraction(0.0, 2.0, 1.0, 1.0)), 6)
+    (1.0, 0.5)
+    """
+    wide = G > _BW_MIN_WIDTH
+    G_s = jnp.where(wide, G, 1.0)
+    bw = (jnp.arctan2(hi - M, G_s) - jnp.arctan2(lo - M, G_s)) / jnp.pi
+    return jnp.where(wide, bw, jnp.where((M > lo) & (M < hi), 1.0, 0.0))

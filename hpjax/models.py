@@ -28,7 +28,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from .kinematics import sqrt_pos
-from .widths import gamma_S_to_ADAD, gamma_S_to_chichi, gamma_S_to_hadrons, gamma_S_to_leptons
+from .widths import (
+    gamma_h_to_ADAD,
+    gamma_h_to_chichi,
+    gamma_h_to_hDhD,
+    gamma_S_to_ADAD,
+    gamma_S_to_chichi,
+    gamma_S_to_hadrons,
+    gamma_S_to_leptons,
+)
 
 __all__ = [
     "Model",
@@ -38,6 +46,7 @@ __all__ = [
     "gamma_hD_invisible",
     "gamma_hD_visible",
     "gamma_hD_total",
+    "gamma_h_invisible",
     "dark_mass",
 ]
 
@@ -68,9 +77,34 @@ class Model:
         if missing or extra:
             raise TypeError(f"{name} takes parameters {list(self.PARAMS)}; missing {missing}, unknown {extra}")
         for p in self.PARAMS:
-            object.__setattr__(self, p, params[p])
+            object.__setattr__(self, p, self._as_number(p, params[p]))
         if all(_is_concrete(params[p]) for p in self.PARAMS):
             self.validate()
+
+    def _as_number(self, p: str, value):
+        """A concrete parameter as a real number or array (lists and tuples become float64 arrays,
+        a batch of points); anything else (string, None, complex, ragged list) is a ValueError."""
+        if not _is_concrete(value):
+            return value
+        name = type(self).__name__
+        rng = self._range_text(p)
+        msg = f"{name}: {p} = {value!r} is not a real number or an array of real numbers; allowed range {rng}"
+        if isinstance(value, (str, bytes)) or value is None:
+            raise ValueError(msg)
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError):
+            raise ValueError(msg) from None
+        if arr.dtype.kind not in "iuf":  # bool, complex, strings, objects (None, ragged lists)
+            raise ValueError(msg)
+        if isinstance(value, (list, tuple)):
+            return np.asarray(arr, dtype=np.float64)
+        return value
+
+    @classmethod
+    def _range_text(cls, p: str) -> str:
+        lo, hi, lo_inc, hi_inc = cls.DOMAIN[p]
+        return f"{'[' if lo_inc else '('}{_fmt(lo)}, {_fmt(hi)}{']' if hi_inc else ')'}"
 
     def validate(self) -> None:
         name = type(self).__name__
@@ -81,8 +115,7 @@ class Model:
             if np.any(bad):
                 shown = val if val.ndim == 0 else val[bad].ravel()[0]
                 shown = float(shown)
-                rng = f"{'[' if lo_inc else '('}{_fmt(lo)}, {_fmt(hi)}{']' if hi_inc else ')'}"
-                raise ValueError(f"{name}: {p} = {shown!r} is outside the allowed range {rng}")
+                raise ValueError(f"{name}: {p} = {shown!r} is outside the allowed range {self._range_text(p)}")
         shapes = {np.shape(getattr(self, p)) for p in self.PARAMS}
         try:
             np.broadcast_shapes(*shapes)
@@ -122,6 +155,31 @@ class Model:
             object.__setattr__(obj, p, c)
         return obj
 
+    # ---- what the physics needs of a model (override in a subclass) ----------------------
+    def dark_mass(self):
+        """Mass [GeV] of each of the two invisible daughters of h_D: the invisible channel opens
+        at m = 2 dark_mass (0 for massless daughters)."""
+        raise NotImplementedError(f"{type(self).__name__} must define dark_mass()")
+
+    def gamma_invisible(self, m=None):
+        """Invisible width [GeV] of a scalar of mass ``m`` (default m_hD) with the h_D couplings;
+        an array-valued ``m`` is allowed (the off-shell three-body integrand calls it at every q)."""
+        raise NotImplementedError(f"{type(self).__name__} must define gamma_invisible(m)")
+
+    def gamma_visible(self, inputs, m=None):
+        """Width [GeV] to SM states of a scalar of mass ``m`` (default m_hD): by default a
+        SM-Higgs-like scalar mixed in with sin(theta) (leptons plus hadrons)."""
+        m = self.m_hD if m is None else m
+        return gamma_S_to_leptons(m, self.sin_theta, inputs) + gamma_S_to_hadrons(m, self.sin_theta, inputs)
+
+    def gamma_total(self, inputs):
+        """Total h_D width [GeV] at its mass."""
+        return self.gamma_invisible() + self.gamma_visible(inputs)
+
+    def gamma_h_invisible(self, inputs):
+        """Invisible width [GeV] of the 125 GeV Higgs."""
+        raise NotImplementedError(f"{type(self).__name__} must define gamma_h_invisible(inputs)")
+
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         jax.tree_util.register_pytree_node_class(cls)
@@ -153,6 +211,18 @@ class SingletHiggsPortal(Model):
         "m_chi": (0.0, _INF, True, False),
     }
 
+    def dark_mass(self):
+        return self.m_chi
+
+    def gamma_invisible(self, m=None):
+        """Eq. (18): h_D -> chi chibar."""
+        m = self.m_hD if m is None else m
+        return gamma_S_to_chichi(m, self.y_D, self.m_chi, cos_theta(self))
+
+    def gamma_h_invisible(self, inputs):
+        """Eq. (19): h -> chi chibar."""
+        return gamma_h_to_chichi(self.y_D, self.m_chi, self.sin_theta, inputs)
+
 
 class DarkAbelianHiggs(Model):
     """Dark abelian Higgs model (paper Sec. IV): h_D decays to dark photons A_D.
@@ -169,6 +239,19 @@ class DarkAbelianHiggs(Model):
         "m_AD": (0.0, _INF, True, False),
     }
 
+    def dark_mass(self):
+        return self.m_AD
+
+    def gamma_invisible(self, m=None):
+        """Corrected eq. (46): h_D -> A_D A_D."""
+        m = self.m_hD if m is None else m
+        return gamma_S_to_ADAD(m, self.v_D, self.m_AD, cos_theta(self))
+
+    def gamma_h_invisible(self, inputs):
+        """Eqs. (47) + (48), corrected: h -> A_D A_D and h -> h_D h_D."""
+        return gamma_h_to_ADAD(self.v_D, self.m_AD, self.sin_theta, inputs) + gamma_h_to_hDhD(
+            self.m_hD, self.v_D, self.sin_theta, inputs)
+
 
 MODELS = {"singlet": SingletHiggsPortal, "dark_abelian": DarkAbelianHiggs}
 
@@ -179,28 +262,28 @@ def cos_theta(model):
 
 
 def dark_mass(model):
-    """Mass of the invisible daughter: m_chi (singlet) or m_AD (dark abelian)."""
-    return model.m_chi if isinstance(model, SingletHiggsPortal) else model.m_AD
+    """Mass of the invisible daughter (``model.dark_mass()``): m_chi (singlet) or m_AD (dark abelian)."""
+    return model.dark_mass()
 
 
 def gamma_hD_invisible(model, m=None):
-    """Invisible width of a scalar of mass ``m`` (default m_hD) with the h_D couplings:
-    eq. (18) for the singlet model, corrected eq. (46) for the dark abelian model."""
-    m = model.m_hD if m is None else m
-    c = cos_theta(model)
-    if isinstance(model, SingletHiggsPortal):
-        return gamma_S_to_chichi(m, model.y_D, model.m_chi, c)
-    if isinstance(model, DarkAbelianHiggs):
-        return gamma_S_to_ADAD(m, model.v_D, model.m_AD, c)
-    raise TypeError(f"unknown model type {type(model).__name__}; valid: {[c.__name__ for c in MODELS.values()]}")
+    """Invisible width of a scalar of mass ``m`` (default m_hD) with the h_D couplings
+    (``model.gamma_invisible(m)``): eq. (18) for the singlet model, corrected eq. (46) for the
+    dark abelian model."""
+    return model.gamma_invisible(m)
 
 
 def gamma_hD_visible(model, inputs, m=None):
-    """Width of h_D to SM states through the mixing: leptons plus hadrons."""
-    m = model.m_hD if m is None else m
-    return gamma_S_to_leptons(m, model.sin_theta, inputs) + gamma_S_to_hadrons(m, model.sin_theta, inputs)
+    """Width of h_D to SM states through the mixing (``model.gamma_visible``): leptons plus hadrons."""
+    return model.gamma_visible(inputs, m)
 
 
 def gamma_hD_total(model, inputs):
-    """Total h_D width [GeV] at its mass."""
-    return gamma_hD_invisible(model) + gamma_hD_visible(model, inputs)
+    """Total h_D width [GeV] at its mass (``model.gamma_total``)."""
+    return model.gamma_total(inputs)
+
+
+def gamma_h_invisible(model, inputs):
+    """Invisible width of the 125 GeV Higgs [GeV] (``model.gamma_h_invisible``): eq. (19) for the
+    singlet model; eqs. (47) + (48) (corrected) for the dark abelian model."""
+    return model.gamma_h_invisible(inputs)

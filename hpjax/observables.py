@@ -12,15 +12,10 @@ import jax.numpy as jnp
 
 from .decays import branching_ratio, gamma_invisible_many, gamma_two_body
 from .inputs import Inputs
-from .models import DarkAbelianHiggs, SingletHiggsPortal, gamma_hD_invisible, gamma_hD_total
-from .quadrature import DEFAULT_ORDER
-from .widths import (
-    br_h_invisible,
-    gamma_h_to_ADAD,
-    gamma_h_to_chichi,
-    gamma_h_to_hDhD,
-    gamma_S_to_muons,
-)
+from .kinematics import lifetime, safe_ratio
+from .models import gamma_h_invisible, gamma_hD_invisible, gamma_hD_total
+from .numerics.quadrature import DEFAULT_ORDER
+from .widths import br_h_invisible, gamma_S_to_muons
 
 __all__ = ["predict", "OBSERVABLES", "gamma_h_invisible", "solve_sin_theta"]
 
@@ -47,18 +42,6 @@ _MESON = {
     "K+->pi+": ("BR(K+->pi+inv)", "BR(K+->pi+hD)"),
     "KL->pi0": ("BR(KL->pi0inv)", "BR(KL->pi0hD)"),
 }
-
-
-def gamma_h_invisible(model, inputs):
-    """Invisible width of the 125 GeV Higgs [GeV]: eq. (19) for the singlet model; eqs. (47) + (48)
-    (corrected) for the dark abelian model."""
-    if isinstance(model, SingletHiggsPortal):
-        return gamma_h_to_chichi(model.y_D, model.m_chi, model.sin_theta, inputs)
-    if isinstance(model, DarkAbelianHiggs):
-        return gamma_h_to_ADAD(model.v_D, model.m_AD, model.sin_theta, inputs) + gamma_h_to_hDhD(
-            model.m_hD, model.v_D, model.sin_theta, inputs
-        )
-    raise TypeError(f"unknown model type {type(model).__name__}")
 
 
 def predict(model, inputs: Inputs | None = None, *, prescription: str = "unified", kl_convention: str = "re",
@@ -88,10 +71,10 @@ def predict(model, inputs: Inputs | None = None, *, prescription: str = "unified
         out["BR(h->inv)"] = br_h_invisible(gamma_h_invisible(model, inputs), model.sin_theta, inputs)
     if any(k in wanted for k in ("BR(hD->inv)", "BR(hD->mumu)", "Gamma(hD)", "tau(hD)")):
         gtot = gamma_hD_total(model, inputs)
-        out["BR(hD->inv)"] = gamma_hD_invisible(model) / gtot
-        out["BR(hD->mumu)"] = gamma_S_to_muons(model.m_hD, model.sin_theta, inputs) / gtot
+        out["BR(hD->inv)"] = safe_ratio(gamma_hD_invisible(model), gtot)
+        out["BR(hD->mumu)"] = safe_ratio(gamma_S_to_muons(model.m_hD, model.sin_theta, inputs), gtot)
         out["Gamma(hD)"] = gtot
-        out["tau(hD)"] = inputs.hbar / gtot
+        out["tau(hD)"] = lifetime(gtot, inputs)
     return {k: out[k] for k in wanted}
 
 

@@ -28,7 +28,7 @@ from importlib import resources
 import jax.numpy as jnp
 import numpy as np
 
-from .kinematics import beta_threshold, pow_pos, sqrt_pos
+from .kinematics import beta_threshold, pow_pos, safe_ratio, sqrt_pos
 
 __all__ = [
     "gamma_S_to_chichi",
@@ -51,11 +51,20 @@ def gamma_S_to_chichi(m, y_D, m_chi, cos_theta):
 
 def gamma_S_to_ADAD(m, v_D, m_AD, cos_theta):
     """Eq. (46), corrected: width of a scalar of mass m to two dark photons of the U(1)_D."""
+    pos = m > 2.0 * m_AD  # open channel only
+    # m > 1e-30 GeV: the printed form (m^4 - 4 m^2 m_A^2 + 12 m_A^4) / m; below, the same in powers of
+    # r = m_A / m, m^3 (1 - 4 r^2 + 12 r^4), so that neither m^4 nor the cotangents of a tiny width
+    # (1/Gamma in a branching ratio) leave the float64 range (double-where between the two)
+    big = m > 1e-30
+    m_b = jnp.where(pos & big, m, 1.0)
     x = m_AD**2
-    poly = m**4 - 4.0 * m**2 * x + 12.0 * x**2
-    pos = m > 0  # m -> 0 only at a closed threshold (m_AD = 0): width 0, gradient finite
-    m_s = jnp.where(pos, m, 1.0)
-    return jnp.where(pos, cos_theta**2 * poly * sqrt_pos(beta_threshold(m**2, m_AD)) / (32.0 * jnp.pi * m_s * v_D**2), 0.0)
+    poly = m_b**4 - 4.0 * m_b**2 * x + 12.0 * x**2
+    w_big = poly * sqrt_pos(beta_threshold(m_b**2, m_AD)) / m_b
+    m_t = jnp.where(pos & ~big, m, 1.0)
+    r2 = (m_AD / m_t) ** 2
+    w_tiny = m_t**3 * (1.0 - 4.0 * r2 + 12.0 * r2**2) * sqrt_pos(1.0 - 4.0 * r2)
+    width = cos_theta**2 * jnp.where(big, w_big, w_tiny) / (32.0 * jnp.pi * v_D**2)
+    return jnp.where(pos, width, 0.0)
 
 
 def _gamma_S_to_ll(m, sin_theta, m_l, inputs):
@@ -137,4 +146,4 @@ def br_h_invisible(gamma_inv, sin_theta, inputs):
 
     Gamma_h is the SM width; the mixing scales every SM coupling of h by cos(theta), a
     refinement of the printed eq. (20) that matters only at the 10^-4 level for sin(theta) < 0.01."""
-    return gamma_inv / ((1.0 - sin_theta**2) * inputs.Gamma_h + gamma_inv)
+    return safe_ratio(gamma_inv, (1.0 - sin_theta**2) * inputs.Gamma_h + gamma_inv)  # 0 for |sin(theta)| = 1, no h -> inv

@@ -224,3 +224,70 @@ def test_ckm_is_unitary_and_matches_pdg(inputs, inp_dict):
     # the Jarlskog invariant, PDG 2024: (3.12 +0.13 -0.12) x 10^-5
     J = np.imag(V[0, 1] * V[1, 2] * np.conj(V[0, 2]) * np.conj(V[1, 1]))
     assert J == pytest.approx(3.12e-5, rel=0.05)
+
+
+# ---- allowed ranges (issue 10) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, value, rng", [
+    ("tau_Bp", -1.0, "(0, inf)"),  # was BR = -1.1e7
+    ("m_Kp", -0.1, "(0, inf)"),  # was NaN
+    ("v", float("nan"), "(0, inf)"),
+    ("m_t", 0.0, "(0, inf)"),
+    ("G_F", float("inf"), "(0, inf)"),
+    ("ckm_lambda", 0.7, "(0, 0.5)"),
+    ("BK_f0_a1", float("nan"), "(-inf, inf)"),
+])
+def test_replace_out_of_range_names_input_and_range(inputs, name, value, rng):
+    with pytest.raises(ValueError, match=rf"^Inputs.replace: {name} = {re.escape(repr(float(value)))} is outside "
+                                         rf"the allowed range {re.escape(rng)}$"):
+        inputs.replace(**{name: value})
+
+
+@pytest.mark.parametrize("value", ["1.0", None, 1 + 2j, True, [1.0, "a"]])
+def test_replace_non_numeric_is_one_clear_line(inputs, value):
+    with pytest.raises(ValueError, match=r"^Inputs.replace: m_t = .* is not a real number; allowed range \(0, inf\)$"):
+        inputs.replace(m_t=value)
+
+
+def test_replace_array_with_one_bad_element_names_it(inputs):
+    with pytest.raises(ValueError, match=r"tau_Bp = -2.0 is outside the allowed range"):
+        inputs.replace(tau_Bp=np.array([1.6e-12, -2.0]))
+
+
+def test_every_input_has_a_range_and_defaults_are_inside():
+    from hpjax.inputs import RANGES, _base_info, range_problem
+
+    assert set(_base_info()) <= set(RANGES)
+    for ff in formfactor_sets():
+        inp = hpjax.Inputs.default(ff)
+        assert all(range_problem(k, v) is None for k, v in inp.as_dict().items())
+        assert bool(inp.in_range())
+
+
+def test_inputs_toml_value_out_of_range_names_file_and_key():
+    from hpjax.inputs import _parse_inputs
+
+    data = tomllib.loads((DATA / "inputs.toml").read_text())
+    data["tau_B0"]["value"] = -1.5e-12
+    with pytest.raises(ValueError, match=r"^hpjax/data/inputs.toml: key 'tau_B0.value': tau_B0 = -1.5e-12 is outside "
+                                         r"the allowed range \(0, inf\)$"):
+        _parse_inputs(data, "hpjax/data/inputs.toml")
+    data = tomllib.loads((DATA / "inputs.toml").read_text())
+    data["m_new"] = {"value": 1.0, "error": 0.0, "unit": "GeV", "source": "x"}
+    with pytest.raises(ValueError, match=r"key 'm_new' has no allowed range"):
+        _parse_inputs(data, "hpjax/data/inputs.toml")
+
+
+def test_concrete_nuisance_value_out_of_range_is_an_error():
+    lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.1), terms=["belle2"], nuisances=["tau_Bp"])
+    p = lik.initial_params()
+    assert np.isfinite(float(lik.log_likelihood(p)))
+    with pytest.raises(ValueError, match=r"tau_Bp = -1.0 is outside the allowed range \(0, inf\)"):
+        lik.log_likelihood({**p, "tau_Bp": -1.0})
+
+
+def test_traced_values_are_not_validated_and_in_range_is_traceable(inputs):
+    f = jax.jit(lambda t: (inputs.replace(tau_Bp=t).tau_Bp, inputs.replace(tau_Bp=t).in_range()))
+    val, ok = f(-1.0)
+    assert float(val) == -1.0 and not bool(ok)
+    assert bool(f(1.6e-12)[1])

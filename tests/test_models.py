@@ -177,3 +177,93 @@ def test_replace_validates(cls):
         m.replace(m_hD=-3.0)
     with pytest.raises(TypeError):
         m.replace(not_a_parameter=1.0)
+
+
+# ---- parameter types (issue 10) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [S, D])
+@pytest.mark.parametrize("value", ["1.0", "abc", None, 1 + 0j, True, [1.0, None], [[1.0], [1.0, 2.0]], object()])
+def test_non_numeric_parameter_is_a_valueerror_at_construction(cls, value):
+    with pytest.raises(ValueError, match=rf"^{cls.__name__}: sin_theta = .* is not a real number or an array of real "
+                                         r"numbers; allowed range \[-1, 1\]$"):
+        cls(**{**GOOD[cls], "sin_theta": value})
+
+
+@pytest.mark.parametrize("cls", [S, D])
+def test_list_and_tuple_parameters_are_a_batch(cls):
+    masses = [0.5, 1.0, 2.0]
+    m = cls(**{**GOOD[cls], "m_hD": masses, "sin_theta": (6e-3, 6e-3, 6e-3)})
+    assert isinstance(m.m_hD, np.ndarray) and m.m_hD.dtype == np.float64 and m.m_hD.shape == (3,)
+    br = hpjax.predict(m, observables=["BR(B+->K+hD)"])["BR(B+->K+hD)"]
+    single = [float(hpjax.predict(cls(**{**GOOD[cls], "m_hD": x}), observables=["BR(B+->K+hD)"])["BR(B+->K+hD)"])
+              for x in masses]
+    np.testing.assert_allclose(np.asarray(br), single, rtol=1e-13)
+    with pytest.raises(ValueError, match=r"m_hD = -1.0 is outside the allowed range \(0, inf\)"):
+        cls(**{**GOOD[cls], "m_hD": [1.0, -1.0]})
+
+
+# ---- a third model is one class (issue 11) -------------------------------------------------------
+
+class InvisibleWidthPortal(hpjax.models.Model):
+    """A singlet scalar mixed with h whose dark width is purely invisible and massless:
+    Gamma_inv(m) = r cos^2(theta) m, Gamma(h -> inv) = r sin^2(theta) m_h (defined here only)."""
+
+    PARAMS = ("m_hD", "sin_theta", "r")
+    DOMAIN = {"m_hD": (0.0, math.inf, False, False), "sin_theta": (-1.0, 1.0, True, True), "r": (0.0, 1.0, True, True)}
+
+    def dark_mass(self):
+        return 0.0
+
+    def gamma_invisible(self, m=None):
+        m = self.m_hD if m is None else m
+        return self.r * (1.0 - self.sin_theta**2) * m
+
+    def gamma_h_invisible(self, inputs):
+        return self.r * self.sin_theta**2 * inputs.m_h
+
+
+def test_third_model_is_one_class_in_predict_and_likelihood():
+    """With r = y_D^2 / (8 pi) it is the singlet model at m_chi = 0 (beta = 1 in eqs. 18-19): every
+    observable and every ln L term agree, through code that never heard of it."""
+    y = 0.7
+    third = InvisibleWidthPortal(m_hD=[0.05, 0.3, 1.0, 2.5], sin_theta=6e-3, r=y**2 / (8 * math.pi))
+    singlet = S(m_hD=[0.05, 0.3, 1.0, 2.5], sin_theta=6e-3, y_D=y, m_chi=0.0)
+    a, b = hpjax.predict(third), hpjax.predict(singlet)
+    assert set(a) == set(hpjax.OBSERVABLES)
+    for k in a:
+        np.testing.assert_allclose(np.asarray(a[k]), np.asarray(b[k]), rtol=1e-12, atol=0, err_msg=k)
+    with pytest.raises(ValueError, match=r"InvisibleWidthPortal: r = 2.0 is outside the allowed range \[0, 1\]"):
+        InvisibleWidthPortal(1.0, 6e-3, 2.0)
+
+    p = {"m_hD": 1.2, "sin_theta": 5e-3}
+    lt = hpjax.Likelihood(InvisibleWidthPortal(1.0, 6e-3, y**2 / (8 * math.pi)), dataset="paper")
+    ls = hpjax.Likelihood(S(1.0, 6e-3, y, 0.0), dataset="paper")
+    bt, bs = lt.breakdown(p), ls.breakdown(p)
+    assert set(bt) == set(bs)
+    for k in bt:
+        np.testing.assert_allclose(float(bt[k]), float(bs[k]), rtol=1e-12, atol=1e-300, err_msg=k)
+    g = jax.grad(lt.log_likelihood)(p)
+    assert all(np.isfinite(float(v)) for v in g.values())
+
+
+def test_a_model_without_the_physics_says_what_is_missing():
+    class Bare(hpjax.models.Model):
+        PARAMS = ("m_hD", "sin_theta")
+        DOMAIN = {"m_hD": (0.0, math.inf, False, False), "sin_theta": (-1.0, 1.0, True, True)}
+
+    with pytest.raises(NotImplementedError, match="Bare must define gamma_invisible"):
+        hpjax.predict(Bare(1.0, 6e-3), observables=["BR(hD->inv)"])
+
+
+def test_no_isinstance_dispatch_on_model_classes():
+    """Physics modules ask the model (its methods), never test its class."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(hpjax.__file__).parent
+    names = "|".join(["SingletHiggsPortal", "DarkAbelianHiggs", "Model", "MODELS"])
+    hits = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
+            for i, line in enumerate(p.read_text().splitlines(), 1)
+            if re.search(rf"isinstance\([^)]*\b({names})\b", line) and "hpjax.models.Model" not in line
+            and not re.search(r"isinstance\(model, Model\)", line)]
+    assert not hits, hits
