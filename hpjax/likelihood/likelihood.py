@@ -235,6 +235,14 @@ class Likelihood:
         """Names of the terms."""
         return [t.name for t in self._terms]
 
+    @property
+    def value_tolerance(self) -> float | None:
+        """The smallest change of chi^2 an outer optimiser can resolve (the largest
+        ``value_tolerance`` of the terms: those with an inner solver, such as a profiled
+        ``belle2_full``), or None where gradients are exact."""
+        tols = [t.value_tolerance for t in self._terms if getattr(t, "value_tolerance", None) is not None]
+        return max(tols) if tols else None
+
     def term(self, name: str):
         """The term object called ``name``."""
         for t in self._terms:

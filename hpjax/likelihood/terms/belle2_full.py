@@ -44,6 +44,9 @@ class Belle2FullTerm:
                                         np.asarray(b.default_start(), dtype=float), None))
         self.nuisances = tuple(groups)
         self._float_names = groups[-1].names if o["nuisances"] == "float" else ()
+        # the inner Gauss-Newton profile is converged to ~1e-8 in ln L: an outer optimiser should
+        # stop on a change of chi2 below this, not on a gradient tolerance it cannot meet
+        self.value_tolerance = 1e-7 if o["nuisances"] == "profile" else None
 
     @classmethod
     def from_measurement(cls, m, setup: TermSetup):
