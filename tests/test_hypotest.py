@@ -1,0 +1,189 @@
+"""hpjax.inference.hypotest: test statistics, asymptotic/toy CLs, limits, significances, look-elsewhere.
+
+References: pyhf 0.7 (numpy backend, scipy optimizer) run here on small simple models (cheap),
+and for Belle II's published model the numbers of benchmarks/pyhf_reference.py stored in
+tests/data/pyhf_belle2_reference.json (pyhf's 232-parameter fits take minutes).
+"""
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from hpjax.inference.hypotest import (
+    gross_vitells,
+    histfactory_likelihood,
+    hypotest,
+    local_p0,
+    significance,
+    test_statistic as tstat,
+    uncorrelated_background,
+    upcrossings,
+    upper_limit,
+    global_significance,
+)
+
+jax.config.update("jax_enable_x64", True)
+
+SIG, BKG, DBKG, OBS = [12.0, 11.0, 8.0], [50.0, 52.0, 40.0], [3.0, 7.0, 5.0], [51.0, 48.0, 47.0]
+REF = Path(__file__).parent / "data" / "pyhf_belle2_reference.json"
+
+
+@pytest.fixture(scope="module")
+def simple():
+    return uncorrelated_background(SIG, BKG, DBKG, OBS)
+
+
+@pytest.fixture(scope="module")
+def pyhf_simple():
+    pyhf = pytest.importorskip("pyhf")
+    pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
+    m = pyhf.simplemodels.uncorrelated_background(SIG, BKG, DBKG)
+    return pyhf, m, OBS + m.config.auxdata
+
+
+def test_simple_logpdf_equals_pyhf(simple, pyhf_simple):
+    """The jnp model is pyhf's: logpdf at random parameters, and the closed-form profile is the maximum."""
+    pyhf, m, d = pyhf_simple
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        mu, g = rng.uniform(0, 3), rng.uniform(0.7, 1.3, 3)
+        lnl, ghat = simple.profile(mu, simple.data)
+        # profile is a maximum: beats pyhf's logpdf at the random gammas, equals pyhf's at gamma_hat
+        ref = float(m.logpdf(np.concatenate([[mu], ghat]), d)[0])
+        assert float(lnl) == pytest.approx(ref, abs=1e-10)
+        assert float(lnl) >= float(m.logpdf(np.concatenate([[mu], g]), d)[0])
+        _, t = pyhf.infer.mle.fixed_poi_fit(mu, d, m, return_fitted_val=True)
+        assert -2 * float(lnl) == pytest.approx(float(t), abs=1e-6)
+
+
+def test_hypotest_qtilde_asymptotic_equals_pyhf(simple, pyhf_simple):
+    pyhf, m, d = pyhf_simple
+    for mu in (0.5, 1.0, 2.0):
+        cls, (clsb, clb), exp = pyhf.infer.hypotest(mu, d, m, test_stat="qtilde", return_tail_probs=True,
+                                                    return_expected_set=True)
+        r = hypotest(simple, {"mu": mu})
+        assert float(r["CLs"]) == pytest.approx(float(cls), rel=1e-4)
+        assert float(r["CLsb"]) == pytest.approx(float(clsb), rel=1e-4)
+        assert float(r["CLb"]) == pytest.approx(float(clb), rel=1e-4)
+        np.testing.assert_allclose(np.asarray(r["CLs_expected"]), np.asarray(exp, dtype=float), rtol=1e-4)
+    # q (not tilde) with the same bounds: pyhf's formula without the q~ branch
+    cls_q = pyhf.infer.hypotest(2.0, d, m, test_stat="q")
+    assert float(hypotest(simple, {"mu": 2.0}, test="q")["CLs"]) == pytest.approx(float(cls_q), rel=1e-4)
+
+
+def test_upper_limit_and_significance_equal_pyhf(simple, pyhf_simple):
+    pyhf, m, d = pyhf_simple
+    obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(d, m, level=0.05)
+    u = upper_limit(simple, "mu", cl=0.95)
+    assert float(u["observed"]) == pytest.approx(float(obs), rel=1e-3)
+    np.testing.assert_allclose(np.asarray(u["expected"]), np.asarray(exp, dtype=float), rtol=1e-3)
+    assert float(hypotest(simple, {"mu": float(u["observed"])})["CLs"]) == pytest.approx(0.05, rel=1e-6)
+    init, bounds, fixed = m.config.suggested_init(), m.config.suggested_bounds(), m.config.suggested_fixed()
+    q0 = float(pyhf.infer.test_statistics.q0(0.0, d, m, init, bounds, fixed))
+    s = significance(simple, {"mu": 0.0})
+    assert float(s["q0"]) == pytest.approx(q0, rel=1e-5)
+    assert float(s["Z"]) == pytest.approx(np.sqrt(q0), rel=1e-5)
+    assert float(s["p0"]) == pytest.approx(norm.sf(np.sqrt(q0)), rel=1e-5)
+
+
+def test_limiting_cases():
+    """Known-background single bin: q0 is the Poisson LR; q~ = 0 above mu_hat; errors name the input."""
+    n, b = 20.0, 10.0
+    lik = uncorrelated_background([5.0], [b], [1e-4], [n])
+    z = np.sqrt(2 * (n * np.log(n / b) - (n - b)))
+    assert float(significance(lik)["Z"]) == pytest.approx(z, rel=1e-5)
+    assert float(tstat(lik, 1.0)) == 0.0  # mu_hat = 2 > 1
+    assert float(tstat(lik, 3.0)) > 0.0
+    with pytest.raises(ValueError, match="test 'bad'"):
+        hypotest(lik, {"mu": 1.0}, test="bad")
+    with pytest.raises(ValueError, match="cl = 1.5"):
+        upper_limit(lik, cl=1.5)
+    with pytest.raises(ValueError, match="POI is 'mu'"):
+        hypotest(lik, {"nu": 1.0})
+
+
+def test_toys_agree_with_asymptotic(simple):
+    """5000 toys each (s+b, b): CLs within 3 standard errors of the asymptotic one at two mu."""
+    big = uncorrelated_background([30.0, 25.0], [400.0, 300.0], [10.0, 8.0], [410.0, 290.0])
+    f = jax.jit(lambda mu, k: hypotest(big, {"mu": mu}, method="toys", n_toys=5000, key=k))
+    for mu, seed in ((0.5, 1), (1.2, 2)):
+        t = f(mu, jax.random.PRNGKey(seed))
+        a = hypotest(big, {"mu": mu})
+        assert abs(float(t["CLs"]) - float(a["CLs"])) < 3 * float(t["CLs_error"]) + 0.01 * float(a["CLs"]), (mu, t, a)
+        assert 0.02 < float(t["CLs_error"]) / float(t["CLs"]) < 0.2  # the error is a real binomial error
+
+
+def test_coverage_of_the_cls_limit():
+    """Toys with mu = 1 injected: the 95 % CLs upper limit lies above 1 in >= 95 % of them (CLs is
+    conservative). 400 toys, vmapped upper limits with a short scan."""
+    s, b, db = jnp.array([6.0, 4.0]), jnp.array([20.0, 15.0]), jnp.array([2.0, 1.5])
+    base = uncorrelated_background(s, b, db, b)
+    toys = base.toys(jax.random.PRNGKey(7), jnp.asarray(1.0), 400, data=base.expected(1.0, jnp.ones(2)))
+    lim = jax.jit(jax.vmap(lambda d: upper_limit(base.with_data(d), scan=jnp.linspace(0.25, 8.0, 16), iters=20)["observed"]))
+    ul = np.asarray(lim(toys))
+    assert np.all(np.isfinite(ul))
+    cover = np.mean(ul >= 1.0)
+    assert cover >= 0.95, cover
+    assert cover < 1.0  # not trivially wide
+
+
+def _bump(m, centres=jnp.linspace(0.5, 9.5, 10)):
+    return 20.0 * jnp.exp(-0.5 * ((centres - m) / 0.7) ** 2)
+
+
+def test_look_elsewhere():
+    """Bump hunt over 10 bins with a known flat background: local p0 vs mass; global p from toys,
+    each profiled over the mass, against Gross-Vitells (an upper bound, tight only at large q);
+    global p > local p."""
+    b = jnp.full(10, 50.0)
+
+    def q0_fn(data, m):
+        lik = uncorrelated_background(_bump(m), b, 1e-3 * b, data[0], aux=data[1])
+        return significance(lik)["q0"]
+
+    lik0 = uncorrelated_background(_bump(5.0), b, 1e-3 * b, b)
+    obs = (b + jnp.array([0, 0, 0, 5, 14, 12, 3, 0, 0, 0.0]), lik0.data[1])
+    masses = jnp.linspace(0.5, 9.5, 19)
+    loc = local_p0(q0_fn, obs, masses)
+    assert int(jnp.argmax(loc["Z"])) in range(7, 10)
+    g = global_significance(q0_fn, lambda k: lik0.sample(k, 0.0, jnp.ones(10)), obs, masses, n_toys=1000,
+                            batch=500)
+    assert float(g["p_global"]) > float(loc["p0"].min())
+    p, err, gv = float(g["p_global"]), float(g["p_global_error"]), float(g["p_gross_vitells"])
+    assert p - 3 * err < gv < 2.5 * p + 3 * err  # an upper bound, of the right size at Z_local ~ 3
+    assert int(upcrossings(jnp.array([0.0, 2.0, 0.0, 3.0]), 1.0)) == 2
+    assert float(gross_vitells(9.0, 0.0)) == pytest.approx(norm.sf(3.0), rel=1e-10)
+
+
+@pytest.fixture(scope="module")
+def belle2():
+    return histfactory_likelihood()
+
+
+@pytest.mark.skipif(not REF.exists(), reason="run benchmarks/pyhf_reference.py")
+def test_belle2_significance_equals_pyhf(belle2):
+    ref = json.loads(REF.read_text())
+    f = jax.jit(lambda m: significance(belle2, {"mu": m}))
+    for mu0, key, paper in ((0.0, "fixed_mu0", 3.46), (1.0, "fixed_mu1", 2.72)):
+        z = float(f(mu0)["Z"])
+        assert z == pytest.approx(ref[key]["Z"], abs=0.02)
+        assert z == pytest.approx(paper, abs=0.02)
+
+
+@pytest.mark.skipif(not REF.exists(), reason="run benchmarks/pyhf_reference.py")
+def test_belle2_cls_and_limit_equal_pyhf(belle2):
+    ref = json.loads(REF.read_text())
+    h = jax.jit(lambda m: hypotest(belle2, {"mu": m}))
+    for row in ref["hypotest_qtilde"]:
+        r = h(row["mu"])
+        assert float(r["CLs"]) == pytest.approx(row["CLs"], rel=0.01)
+        np.testing.assert_allclose(np.asarray(r["CLs_expected"]), row["CLs_expected"], rtol=0.01)
+    if "upper_limit" in ref:
+        u = jax.jit(lambda: upper_limit(belle2))()
+        assert float(u["observed"]) == pytest.approx(ref["upper_limit"]["observed"], rel=0.01)
+        np.testing.assert_allclose(np.asarray(u["expected"]), ref["upper_limit"]["expected"], rtol=0.01)
