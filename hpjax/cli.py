@@ -125,9 +125,14 @@ def _prescription_scan(inputs):
     out = {"m_hD": masses.tolist()}
     for y in (1.0, 0.1):
         for presc in ("unified", "paper"):
-            f = jax.jit(lambda m, p=presc, y=y: predict(SingletHiggsPortal(m, 6e-3, y * jnp.ones_like(m), 0.01 * jnp.ones_like(m)),
-                                                          inputs, prescription=p,
-                                                          observables=["BR(B+->K+inv)", "BR(K+->pi+inv)"]))
+            f = jax.jit(
+                lambda m, p=presc, y=y: predict(
+                    SingletHiggsPortal(m, 6e-3, y * jnp.ones_like(m), 0.01 * jnp.ones_like(m)),
+                    inputs,
+                    prescription=p,
+                    observables=["BR(B+->K+inv)", "BR(K+->pi+inv)"],
+                )
+            )
             r = f(masses)
             out[f"y_D={y}/{presc}"] = {k: v.tolist() for k, v in r.items()}
     return out
@@ -148,7 +153,9 @@ def _figure(scan, path: pathlib.Path):
         ax.plot(m, uni, color=colours[y], label=f"unified Breit-Wigner, $y_D$={y}")
         ax.plot(m, pap, color=colours[y], ls="--", label=f"paper (2-body | 3-body), $y_D$={y}")
         rx.plot(m, [u / p if p > 0 else float("nan") for u, p in zip(uni, pap)], color=colours[y])
-    ax.axhspan(1.9e-5 - 0.7e-5, 1.9e-5 + 0.7e-5, color="C2", alpha=0.15, label=r"Belle II BR$_{NP}$ = (1.9 $\pm$ 0.7)e-5")
+    ax.axhspan(
+        1.9e-5 - 0.7e-5, 1.9e-5 + 0.7e-5, color="C2", alpha=0.15, label=r"Belle II BR$_{NP}$ = (1.9 $\pm$ 0.7)e-5"
+    )
     ax.axvline(5.27941 - 0.493677, color="grey", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -180,12 +187,17 @@ def cmd_demo(args) -> int:
         print(f"\n{name}: {model}")
         rows = _observable_table(model, inputs)
         _print_table(rows, ("observable", "unified", "paper presc."))
-        results[name] = {"model": {k: float(v) for k, v in model.params().items()},
-                         "unified": {k: a for k, a, _ in rows}, "paper_prescription": {k: b for k, _, b in rows}}
+        results[name] = {
+            "model": {k: float(v) for k, v in model.params().items()},
+            "unified": {k: a for k, a, _ in rows},
+            "paper_prescription": {k: b for k, _, b in rows},
+        }
     singlet = benchmark_models()["singlet"]
     s = float(hpjax.solve_sin_theta(singlet, 1.9e-5, "BR(B+->K+inv)", inputs))
-    print(f"\nsin(theta) reproducing the Belle II central value BR_NP = 1.9e-5 (eq. 5) at m_hD = {singlet.m_hD} GeV:"
-          f" {s:.4e}   (paper: ~6e-3)")
+    print(
+        f"\nsin(theta) reproducing the Belle II central value BR_NP = 1.9e-5 (eq. 5) at m_hD = {singlet.m_hD} GeV:"
+        f" {s:.4e}   (paper: ~6e-3)"
+    )
     results["sin_theta_belle2_central"] = s
     print("\nThe paper's stated numbers (hpjax.paper; explanations in hpjax/data/paper_numbers.toml):")
     prow = _paper_rows(inputs)
@@ -253,11 +265,20 @@ def _metadata(spec, task: str, seed=None) -> dict:
 
     import hpjax
 
-    return {"hpjax_version": hpjax.__version__, "jax_version": jax.__version__, "task": task,
-            "fit_spec": str(spec.path), "fit_spec_text": spec.path.read_text(), "model": spec.model_name,
-            "dataset": spec.likelihood.get("dataset", "paper"), "seed": seed,
-            "inputs": spec.inputs().as_dict(), "formfactors": spec.inputs().formfactors,
-            "python": platform.python_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "hpjax_version": hpjax.__version__,
+        "jax_version": jax.__version__,
+        "task": task,
+        "fit_spec": str(spec.path),
+        "fit_spec_text": spec.path.read_text(),
+        "model": spec.model_name,
+        "dataset": spec.likelihood.get("dataset", "paper"),
+        "seed": seed,
+        "inputs": spec.inputs().as_dict(),
+        "formfactors": spec.inputs().formfactors,
+        "python": platform.python_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _check_writable(directory: pathlib.Path) -> None:
@@ -270,8 +291,10 @@ def _check_writable(directory: pathlib.Path) -> None:
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".hpjax-write-check-"):
             pass
     except OSError as exc:
-        raise SystemExit(f"hpjax: output directory {directory} cannot be written ({exc.strerror or exc}); "
-                         f"set [output] directory in the fit specification to a writable place") from None
+        raise SystemExit(
+            f"hpjax: output directory {directory} cannot be written ({exc.strerror or exc}); "
+            f"set [output] directory in the fit specification to a writable place"
+        ) from None
 
 
 def _write_json(path: pathlib.Path, obj) -> None:
@@ -287,17 +310,31 @@ def cmd_fit(args) -> int:
     _check_writable(spec.output_dir)
     opts = spec.tasks.get("fit", {})
     t0 = time.perf_counter()
-    fit = best_fit(lik, transforms=spec.transforms(lik), n_starts=opts.get("n_starts", 8), seed=opts.get("seed", 0),
-                   max_iter=opts.get("max_iter", 500))
+    fit = best_fit(
+        lik,
+        transforms=spec.transforms(lik),
+        n_starts=opts.get("n_starts", 8),
+        seed=opts.get("seed", 0),
+        max_iter=opts.get("max_iter", 500),
+    )
     print(f"{spec.name}: best fit of {lik}")
     print(fit.summary())
     parts = {k: float(v) for k, v in lik.breakdown({k: jnp_asarray(v) for k, v in fit.params.items()}).items()}
     print("  chi2 by term: " + ", ".join(f"{k} {-2 * v:.3g}" for k, v in parts.items()))
     out = spec.output_dir
-    _write_json(out / "fit.json", {"metadata": _metadata(spec, "fit", opts.get("seed", 0)), "params": fit.params,
-                                  "errors": fit.errors, "chi2": fit.chi2, "converged": fit.converged,
-                                  "message": fit.message, "chi2_by_term": {k: -2 * v for k, v in parts.items()},
-                                  "starts": fit.starts})
+    _write_json(
+        out / "fit.json",
+        {
+            "metadata": _metadata(spec, "fit", opts.get("seed", 0)),
+            "params": fit.params,
+            "errors": fit.errors,
+            "chi2": fit.chi2,
+            "converged": fit.converged,
+            "message": fit.message,
+            "chi2_by_term": {k: -2 * v for k, v in parts.items()},
+            "starts": fit.starts,
+        },
+    )
     _bar_figure(parts, out / "fit.png", f"{spec.name}: chi2 by term at the best fit")
     print(f"wrote {out / 'fit.json'} and {out / 'fit.png'}  ({time.perf_counter() - t0:.1f} s)")
     return 0 if fit.converged else 1
@@ -339,17 +376,28 @@ def cmd_profile(args) -> int:
     _check_writable(spec.output_dir)
     tr = spec.transforms(lik)
     t0 = time.perf_counter()
-    fit = best_fit(lik, transforms=tr, n_starts=opts.get("n_starts", 8), seed=opts.get("seed", 0),
-                   max_iter=opts.get("max_iter", 500))
+    fit = best_fit(
+        lik,
+        transforms=tr,
+        n_starts=opts.get("n_starts", 8),
+        seed=opts.get("seed", 0),
+        max_iter=opts.get("max_iter", 500),
+    )
     poi = {a: axis_values(s, spec.free[a]) for a, s in opts["poi"].items()}
     prof = profile(lik, poi, transforms=tr, fit=fit, max_iter=opts.get("max_iter", 300))
     print(f"{spec.name}: profile of {lik} in {prof.poi}")
     print(fit.summary())
-    result = {"metadata": _metadata(spec, "profile", opts.get("seed", 0)), "poi": prof.poi,
-              "grid": {k: v.tolist() for k, v in prof.grid.items()}, "chi2": prof.chi2.tolist(),
-              "delta_chi2": prof.delta_chi2.tolist(), "chi2_min": prof.chi2_min, "best_fit": prof.best_fit,
-              "profiled": {k: np.asarray(v).tolist() for k, v in prof.profiled.items()},
-              "converged": np.asarray(prof.converged).tolist()}
+    result = {
+        "metadata": _metadata(spec, "profile", opts.get("seed", 0)),
+        "poi": prof.poi,
+        "grid": {k: v.tolist() for k, v in prof.grid.items()},
+        "chi2": prof.chi2.tolist(),
+        "delta_chi2": prof.delta_chi2.tolist(),
+        "chi2_min": prof.chi2_min,
+        "best_fit": prof.best_fit,
+        "profiled": {k: np.asarray(v).tolist() for k, v in prof.profiled.items()},
+        "converged": np.asarray(prof.converged).tolist(),
+    }
     if len(prof.poi) == 1:
         for cl in (0.68, 0.95):
             iv = prof.interval(cl)
@@ -420,17 +468,27 @@ def cmd_sample(args) -> int:
 
     try:
         # the draws come in segments, so that a Ctrl-C keeps the finished ones
-        res = sample(lik, spec.priors(), num_warmup=opts.get("num_warmup", 500), num_samples=num_samples,
-                     num_chains=opts.get("num_chains", 4), seed=opts.get("seed", 0),
-                     target_accept=opts.get("target_accept", 0.8), segments=min(opts.get("segments", 4), num_samples),
-                     metadata=_metadata(spec, "sample", opts.get("seed", 0)))
+        res = sample(
+            lik,
+            spec.priors(),
+            num_warmup=opts.get("num_warmup", 500),
+            num_samples=num_samples,
+            num_chains=opts.get("num_chains", 4),
+            seed=opts.get("seed", 0),
+            target_accept=opts.get("target_accept", 0.8),
+            segments=min(opts.get("segments", 4), num_samples),
+            metadata=_metadata(spec, "sample", opts.get("seed", 0)),
+        )
     except SampleInterrupted as exc:
         if exc.result is None:
-            raise Interrupted("hpjax sample: interrupted before the first draws (warmup or compilation); "
-                              "nothing was written") from None
+            raise Interrupted(
+                "hpjax sample: interrupted before the first draws (warmup or compilation); nothing was written"
+            ) from None
         save(exc.result)
-        raise Interrupted(f"hpjax sample: interrupted; kept {exc.done} of {exc.total} draws per chain in "
-                          f"{out / 'posterior.nc'} and {out / 'corner.png'} (a partial run: check its R-hat)") from None
+        raise Interrupted(
+            f"hpjax sample: interrupted; kept {exc.done} of {exc.total} draws per chain in "
+            f"{out / 'posterior.nc'} and {out / 'corner.png'} (a partial run: check its R-hat)"
+        ) from None
     print(f"{spec.name}: NUTS posterior of {lik}")
     # Belle II's 231 nuisances (belle2_full, nuisances = "float") are summarised in one line; the
     # full table is in posterior.nc
@@ -439,10 +497,14 @@ def cmd_sample(args) -> int:
     print(res.summary_text(show_z=args.show_z, drop=b2_rows))
     if b2_rows:
         sub = res.summary.loc[b2_rows]
-        print(f"  ({len(b2_sites)} Belle II nuisances: max R-hat {sub['r_hat'].max():.4f}, min bulk ESS "
-              f"{sub['ess_bulk'].min():.0f}; full table in posterior.nc)")
-    print(f"  max R-hat {res.max_r_hat:.4f}, min bulk ESS {res.min_ess_bulk:.0f}, min tail ESS "
-          f"{res.min_ess_tail:.0f}, divergences {res.divergences} ({100 * res.divergence_fraction:.2f} %)")
+        print(
+            f"  ({len(b2_sites)} Belle II nuisances: max R-hat {sub['r_hat'].max():.4f}, min bulk ESS "
+            f"{sub['ess_bulk'].min():.0f}; full table in posterior.nc)"
+        )
+    print(
+        f"  max R-hat {res.max_r_hat:.4f}, min bulk ESS {res.min_ess_bulk:.0f}, min tail ESS "
+        f"{res.min_ess_tail:.0f}, divergences {res.divergences} ({100 * res.divergence_fraction:.2f} %)"
+    )
     for name, (lo, hi) in res.credible_intervals(0.68).items():
         if not name.startswith(BELLE2_FULL_PREFIX):
             print(f"  68% credible interval {name}: [{lo:.4g}, {hi:.4g}]")
@@ -461,8 +523,10 @@ def cmd_cite(args) -> int:
     inp = spec.inputs()
     print(f"# References behind {spec.path.name}\n")
     print("## Theory: the model and its formulas")
-    print("- D. McKeen, J. N. Ng, D. Tuckler, Higgs Portal Interpretation of the Belle II B+ -> K+ nu nu "
-          "Measurement, arXiv:2312.00982 (errata: docs/paper-errata.md)")
+    print(
+        "- D. McKeen, J. N. Ng, D. Tuckler, Higgs Portal Interpretation of the Belle II B+ -> K+ nu nu "
+        "Measurement, arXiv:2312.00982 (errata: docs/paper-errata.md)"
+    )
     print("\n## Inputs")
     seen = {}
     for name in inp.names:
@@ -508,20 +572,33 @@ def cmd_scan(args) -> int:
     t0 = time.perf_counter()
     chunk = args.chunk_size if args.chunk_size is not None else opts.get("chunk_size")
     try:
-        ds = scan(lik, axes, spec.output_dir, profile=opts.get("profile", ()), observables=opts.get("observables", ()),
-                  chunk_size=chunk, transforms=spec.transforms(lik), metadata=meta, progress=not args.quiet,
-                  max_chunks=args.max_chunks)
+        ds = scan(
+            lik,
+            axes,
+            spec.output_dir,
+            profile=opts.get("profile", ()),
+            observables=opts.get("observables", ()),
+            chunk_size=chunk,
+            transforms=spec.transforms(lik),
+            metadata=meta,
+            progress=not args.quiet,
+            max_chunks=args.max_chunks,
+        )
     except ScanInterrupted as exc:
-        raise Interrupted(f"hpjax scan: interrupted; {exc.done} of {exc.total} points are kept in {exc.chunk_dir}: "
-                          f"rerun `hpjax scan {args.spec}` to resume") from None
+        raise Interrupted(
+            f"hpjax scan: interrupted; {exc.done} of {exc.total} points are kept in {exc.chunk_dir}: "
+            f"rerun `hpjax scan {args.spec}` to resume"
+        ) from None
     except ValueError as exc:
         raise SystemExit(f"hpjax: {exc}") from None
     if ds is None:
         print(f"stopped after {args.max_chunks} chunks (rerun to resume)")
         return 0
     dt = time.perf_counter() - t0
-    print(f"wrote {spec.output_dir / 'scan.nc'}: {n} points in {dt:.1f} s ({n / dt:.3g} points/s, "
-          f"{ds.attrs['n_chunks']} chunks of {ds.attrs['chunk_size']} on {ds.attrs['n_devices']} device(s))")
+    print(
+        f"wrote {spec.output_dir / 'scan.nc'}: {n} points in {dt:.1f} s ({n / dt:.3g} points/s, "
+        f"{ds.attrs['n_chunks']} chunks of {ds.attrs['chunk_size']} on {ds.attrs['n_devices']} device(s))"
+    )
     return 0
 
 
@@ -541,9 +618,17 @@ def _scan_mismatch(ds, spec) -> str | None:
     want = json.loads(json.dumps(want))
     if have == want:
         return None
-    words = {"axes": "grid", "profile": "profiled parameters", "observables": "observables", "terms": "terms",
-             "dataset": "dataset", "parameters": "free parameters", "options": "likelihood options",
-             "fixed": "fixed parameter values", "model_defaults": "model parameters"}
+    words = {
+        "axes": "grid",
+        "profile": "profiled parameters",
+        "observables": "observables",
+        "terms": "terms",
+        "dataset": "dataset",
+        "parameters": "free parameters",
+        "options": "likelihood options",
+        "fixed": "fixed parameter values",
+        "model_defaults": "model parameters",
+    }
     diff = [words.get(k, k) for k in want if have.get(k) != want.get(k)]
     return "its " + ", ".join(diff or ["identity"]) + " differ"
 
@@ -571,8 +656,13 @@ def cmd_plot(args) -> int:
         why = _scan_mismatch(ds, spec)
         if why:
             raise SystemExit(f"hpjax: {nc} is not the scan of {spec.path.name} ({why}): rerun `hpjax scan {spec.path}`")
-        summary = draw(plot["kind"], ds.load(), spec.output_dir / spec.name, plot.get("title", ""),
-                       plot.get("formats", ["png", "pdf"]))
+        summary = draw(
+            plot["kind"],
+            ds.load(),
+            spec.output_dir / spec.name,
+            plot.get("title", ""),
+            plot.get("formats", ["png", "pdf"]),
+        )
     print("wrote " + ", ".join(summary["files"]))
     return 0
 
@@ -596,36 +686,49 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("predict", help="observables of one model point")
     q.add_argument("model", help="singlet | dark_abelian")
     q.add_argument("params", nargs="*", help="PARAM=VALUE, e.g. m_hD=1 sin_theta=6e-3 y_D=1 m_chi=0.1")
-    q.add_argument("--json", action="store_true",
-                   help='print strict JSON (NaN as null, infinities as the strings "inf" / "-inf")')
+    q.add_argument(
+        "--json", action="store_true", help='print strict JSON (NaN as null, infinities as the strings "inf" / "-inf")'
+    )
     q.set_defaults(func=cmd_predict)
     r = sub.add_parser("paper", help="the paper's stated numbers against hpjax")
     r.add_argument("--explain", action="store_true", help="print the explanation of every ratio")
     r.set_defaults(func=cmd_paper)
     b = sub.add_parser("bounds", help="sin(theta) bounds of each likelihood term, paper vs latest dataset")
     b.set_defaults(func=cmd_bounds)
-    for name, func, text in (("fit", cmd_fit, "best fit and Hessian errors of a fit specification"),
-                             ("profile", cmd_profile, "profile likelihood (task.profile.poi) of a fit specification"),
-                             ("sample", cmd_sample, "NUTS posterior (task.sample) of a fit specification"),
-                             ("cite", cmd_cite, "references behind every input and measurement a fit uses")):
+    for name, func, text in (
+        ("fit", cmd_fit, "best fit and Hessian errors of a fit specification"),
+        ("profile", cmd_profile, "profile likelihood (task.profile.poi) of a fit specification"),
+        ("sample", cmd_sample, "NUTS posterior (task.sample) of a fit specification"),
+        ("cite", cmd_cite, "references behind every input and measurement a fit uses"),
+    ):
         t = sub.add_parser(name, help=text, description=text)
         t.add_argument("spec", help="fit specification, e.g. fits/singlet_profile_mhD.toml")
         if name == "sample":
-            t.add_argument("--show-z", action="store_true",
-                           help="also print the whitened nuisance variables nuisance_z[...]")
+            t.add_argument(
+                "--show-z", action="store_true", help="also print the whitened nuisance variables nuisance_z[...]"
+            )
         t.set_defaults(func=func)
-    t = sub.add_parser("scan", help="grid scan of a fit specification (task.scan)",
-                       description="grid scan (task.scan): chunked, sharded over all devices, resumable")
+    t = sub.add_parser(
+        "scan",
+        help="grid scan of a fit specification (task.scan)",
+        description="grid scan (task.scan): chunked, sharded over all devices, resumable",
+    )
     t.add_argument("spec", help="fit specification, e.g. fits/fig1_unified.toml")
-    t.add_argument("--chunk-size", type=_positive_int, default=None,
-                   help="points per chunk, >= 1 (default: task.scan.chunk_size, else from free memory); a rerun "
-                        "with another chunk size reuses the points already computed")
-    t.add_argument("--max-chunks", type=_positive_int, default=None,
-                   help="stop after this many chunks (resume later)")
+    t.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=None,
+        help="points per chunk, >= 1 (default: task.scan.chunk_size, else from free memory); a rerun "
+        "with another chunk size reuses the points already computed",
+    )
+    t.add_argument("--max-chunks", type=_positive_int, default=None, help="stop after this many chunks (resume later)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_scan)
-    t = sub.add_parser("plot", help="draw the paper's figure (plot.kind) from a scan",
-                       description="draw the paper's figure (plot.kind) from the scan's scan.nc")
+    t = sub.add_parser(
+        "plot",
+        help="draw the paper's figure (plot.kind) from a scan",
+        description="draw the paper's figure (plot.kind) from the scan's scan.nc",
+    )
     t.add_argument("spec", help="fit specification, e.g. fits/fig1_unified.toml")
     t.set_defaults(func=cmd_plot)
     return p

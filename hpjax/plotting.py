@@ -26,10 +26,18 @@ __all__ = ["draw", "fig1", "fig2", "fig4", "belle2_full", "region_paths"]
 
 UL_LEVEL = 2.705543454095404  # Phi^-1(0.95)^2: -2 ln L of a half-normal at its 90 % CL limit
 BAND_LEVEL = 4.0
-_EXCL = {"na62": ("NA62 $K^+\\to\\pi^+$ + inv", "0.55"), "koto": ("KOTO $K_L\\to\\pi^0\\nu\\bar\\nu$", "0.7"),
-         "belle_kstar": ("Belle $B^0\\to K^{*0}\\nu\\bar\\nu$", "0.45")}
-_HINV_STYLE = {"lhc": ("LHC", "-"), "hl_lhc": ("HL-LHC", "--"), "ilc": ("ILC", ":"), "clic": ("CLIC", (0, (5, 1, 1, 1))),
-               "fcc_ee": ("FCC-ee", "-.")}
+_EXCL = {
+    "na62": ("NA62 $K^+\\to\\pi^+$ + inv", "0.55"),
+    "koto": ("KOTO $K_L\\to\\pi^0\\nu\\bar\\nu$", "0.7"),
+    "belle_kstar": ("Belle $B^0\\to K^{*0}\\nu\\bar\\nu$", "0.45"),
+}
+_HINV_STYLE = {
+    "lhc": ("LHC", "-"),
+    "hl_lhc": ("HL-LHC", "--"),
+    "ilc": ("ILC", ":"),
+    "clic": ("CLIC", (0, (5, 1, 1, 1))),
+    "fcc_ee": ("FCC-ee", "-."),
+}
 
 
 def _plt():
@@ -134,8 +142,9 @@ def _panel(ax, ds, x, y, sel=None, hinv=("lhc", "hl_lhc", "ilc", "clic", "fcc_ee
         summary[f"paths_excluded_{term}"] = paths
     # Belle II band and central curve
     if "logL_belle2" in sub:
-        band, paths = _fill(ax, xs, ys, _m2(sub, "logL_belle2"), BAND_LEVEL, True, "#3b75af", 0.6,
-                            r"Belle II $2\sigma$")
+        band, paths = _fill(
+            ax, xs, ys, _m2(sub, "logL_belle2"), BAND_LEVEL, True, "#3b75af", 0.6, r"Belle II $2\sigma$"
+        )
         summary["band"] = band
         summary["paths_band"] = paths
     obs = "obs_BR(B+->K+inv)"
@@ -247,8 +256,9 @@ def fig4(ds, path, title="", formats=("png", "pdf")) -> dict:
     summary = {"panels": []}
     s = ds["sin_theta"].values
     for k, (ax, vd) in enumerate(zip(axes[0], vds)):
-        panel = _panel(ax, ds, "m_hD", "sin_theta", sel={"v_D": k}, hinv=("lhc", "hl_lhc"),
-                       endpoint=float(inp.m_Bp - inp.m_Kp))
+        panel = _panel(
+            ax, ds, "m_hD", "sin_theta", sel={"v_D": k}, hinv=("lhc", "hl_lhc"), endpoint=float(inp.m_Bp - inp.m_Kp)
+        )
         ax.plot(np.asarray(min_stable_m_hD(s, inp)), s, color="0.35", ls="--", lw=1.2, label="stability, eq. (36)")
         ax.set_xlim(ds["m_hD"].values[0], ds["m_hD"].values[-1])
         ax.set_xlabel(r"$m_{h_D}$ [GeV]")
@@ -327,10 +337,19 @@ def belle2_full(ds, path, title="", formats=("png", "pdf")) -> dict:
     bx.legend(fontsize=7, loc="upper left", framealpha=0.85)
     bx.set_title(r"Profile in $m_{h_D}$", fontsize=10)
     fig.tight_layout()
-    summary = {"files": _save(fig, pathlib.Path(path), formats), "best_m_hD": float(m[i]),
-               "best_sin_theta": float(s[j]), "chi2_min": float(np.nanmin(full)), "region68": d_full <= 2.30,
-               "region95": d_full <= 5.99, "band": gauss <= BAND_LEVEL, "profile_full": prof_full,
-               "profile_gauss": prof_gauss, "m_hD": m, "sin_theta": s}
+    summary = {
+        "files": _save(fig, pathlib.Path(path), formats),
+        "best_m_hD": float(m[i]),
+        "best_sin_theta": float(s[j]),
+        "chi2_min": float(np.nanmin(full)),
+        "region68": d_full <= 2.30,
+        "region95": d_full <= 5.99,
+        "band": gauss <= BAND_LEVEL,
+        "profile_full": prof_full,
+        "profile_gauss": prof_gauss,
+        "m_hD": m,
+        "sin_theta": s,
+    }
     plt.close(fig)
     return summary
 

@@ -31,25 +31,40 @@ import pathlib
 import tomllib
 from dataclasses import dataclass, field
 
+from .decays import KL_CONVENTIONS, PRESCRIPTIONS
 from .inputs import Inputs, formfactor_sets
 from .likelihood.likelihood import BELLE2_FULL_DEFAULTS, SM_NUISANCE, TERM_NAMES, belle2_full_option_problem
 from .likelihood.measurements import list_datasets
 from .likelihood.names import UL_CONVENTIONS
 from .models import MODELS
-from .decays import KL_CONVENTIONS, PRESCRIPTIONS
 
 __all__ = ["SpecError", "FitSpec", "load_spec"]
 
 _SECTIONS = {"fit", "model", "free", "likelihood", "task", "output", "plot"}
 PLOT_KINDS = ("fig1", "fig2", "fig4", "belle2_full")
-_LIK_KEYS = {"dataset", "terms", "conventions", "higgs_scenario", "nuisances", "formfactors", "prescription",
-             "kl_convention", "belle2_full"}
+_LIK_KEYS = {
+    "dataset",
+    "terms",
+    "conventions",
+    "higgs_scenario",
+    "nuisances",
+    "formfactors",
+    "prescription",
+    "kl_convention",
+    "belle2_full",
+}
 _FREE_KEYS = {"range", "scale", "prior"}
 _TASK_KEYS = {
     "fit": {"n_starts": int, "seed": int, "max_iter": int},
     "profile": {"poi": dict, "n_starts": int, "seed": int, "max_iter": int},
-    "sample": {"num_warmup": int, "num_samples": int, "num_chains": int, "seed": int, "target_accept": float,
-               "segments": int},
+    "sample": {
+        "num_warmup": int,
+        "num_samples": int,
+        "num_chains": int,
+        "seed": int,
+        "target_accept": float,
+        "segments": int,
+    },
     "scan": {"axes": dict, "profile": list, "chunk_size": int, "observables": list},
 }
 _PLOT_KEYS = {"kind": str, "title": str, "formats": list}
@@ -83,12 +98,19 @@ class FitSpec:
         from .likelihood import Likelihood
 
         lk = self.likelihood
-        return Likelihood(self.model(), dataset=lk.get("dataset", "paper"), terms=lk.get("terms"),
-                          nuisances=tuple(lk.get("nuisances", ())), free=tuple(self.free),
-                          conventions=lk.get("conventions"), higgs_scenario=lk.get("higgs_scenario"),
-                          prescription=lk.get("prescription", "unified"),
-                          kl_convention=lk.get("kl_convention", "re"), inputs=self.inputs(),
-                          belle2_full=lk.get("belle2_full"))
+        return Likelihood(
+            self.model(),
+            dataset=lk.get("dataset", "paper"),
+            terms=lk.get("terms"),
+            nuisances=tuple(lk.get("nuisances", ())),
+            free=tuple(self.free),
+            conventions=lk.get("conventions"),
+            higgs_scenario=lk.get("higgs_scenario"),
+            prescription=lk.get("prescription", "unified"),
+            kl_convention=lk.get("kl_convention", "re"),
+            inputs=self.inputs(),
+            belle2_full=lk.get("belle2_full"),
+        )
 
     def transforms(self, lik) -> dict:
         from .inference.optimize import Transform, default_transforms
@@ -160,8 +182,10 @@ def load_spec(path) -> FitSpec:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(f"{path.name}: not a UTF-8 text file (byte {exc.start} is {data[exc.start]:#04x}); "
-                        f"a fit specification is TOML text") from None
+        raise SpecError(
+            f"{path.name}: not a UTF-8 text file (byte {exc.start} is {data[exc.start]:#04x}); "
+            f"a fit specification is TOML text"
+        ) from None
     if "\x00" in text:
         raise SpecError(f"{path.name}: not a text file (it holds NUL bytes); a fit specification is TOML text")
     try:
@@ -207,13 +231,24 @@ def load_spec(path) -> FitSpec:
         lo, hi = _range(path, f"{key}.range", f["range"], scale == "log")
         lo_d, hi_d, lo_inc, hi_inc = cls.DOMAIN[name]
         if lo < lo_d or hi > hi_d or (lo == lo_d and not lo_inc) or (hi == hi_d and not hi_inc):
-            _err(path, f"{key}.range", f"[{lo}, {hi}] leaves the domain of {name} "
-                                       f"({'[' if lo_inc else '('}{lo_d}, {hi_d}{']' if hi_inc else ')'})")
-        prior = _choice(path, f"{key}.prior", f.get("prior", "log_uniform" if scale == "log" else "uniform"),
-                        ("log_uniform", "uniform"))
+            _err(
+                path,
+                f"{key}.range",
+                f"[{lo}, {hi}] leaves the domain of {name} "
+                f"({'[' if lo_inc else '('}{lo_d}, {hi_d}{']' if hi_inc else ')'})",
+            )
+        prior = _choice(
+            path,
+            f"{key}.prior",
+            f.get("prior", "log_uniform" if scale == "log" else "uniform"),
+            ("log_uniform", "uniform"),
+        )
         if not lo <= params[name] <= hi:
-            _err(path, f"model.parameters.{name}", f"start value {params[name]:g} is outside the free range "
-                                                   f"[{lo:g}, {hi:g}] of free.{name}")
+            _err(
+                path,
+                f"model.parameters.{name}",
+                f"start value {params[name]:g} is outside the free range [{lo:g}, {hi:g}] of free.{name}",
+            )
         free[name] = {"range": (lo, hi), "scale": scale, "prior": prior}
     if not free:
         _err(path, "free", "no free parameter: give at least one [free.<param>] table")
@@ -284,7 +319,11 @@ def load_spec(path) -> FitSpec:
             _str_list(path, f"task.scan.{k}", tasks["scan"].get(k, []))
         for n in tasks["scan"].get("profile", []):
             if n not in free or n in tasks["scan"].get("axes", {}):
-                _err(path, "task.scan.profile", f"{n!r} must be a free parameter that is not a scan axis; free: {list(free)}")
+                _err(
+                    path,
+                    "task.scan.profile",
+                    f"{n!r} must be a free parameter that is not a scan axis; free: {list(free)}",
+                )
         for o in tasks["scan"].get("observables", []):
             _choice(path, "task.scan.observables", o, list(OBSERVABLES))
     plot = raw.get("plot", {})
@@ -315,4 +354,3 @@ def axis_values(spec_axis: dict, free_entry: dict):
     lo, hi = spec_axis.get("range", free_entry["range"])
     n = spec_axis.get("points", 20)
     return np.geomspace(lo, hi, n) if scale == "log" else np.linspace(lo, hi, n)
-

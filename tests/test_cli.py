@@ -57,29 +57,39 @@ def test_every_shipped_fit_spec_is_valid():
         spec.build_likelihood()
 
 
-@pytest.mark.parametrize("edit,key,words", [
-    (("[fit]", "[fitt]"), "fitt", "unknown key"),
-    (('name = "singlet"', 'name = "triplet"'), "model.name", "valid"),
-    (("m_chi = 0.0", ""), "model.parameters", "missing parameter"),
-    (("y_D = 1.0", "y_D = -1.0"), "model.parameters.y_D", "outside the allowed range"),
-    (("m_hD = 1.0", 'm_hD = "one"'), "model.parameters.m_hD", "must be a number"),
-    (('scale = "log"', 'scale = "logarithmic"'), "free.sin_theta.scale", "valid"),
-    (("range = [1.0e-4, 0.1]", "range = [0.1, 1.0e-4]"), "free.sin_theta.range", "must be <"),
-    (("range = [1.0e-4, 0.1]", "range = [1.0e-4, 2.0]"), "free.sin_theta.range", "leaves the domain"),
-    (("[free.sin_theta]", "[free.sin_thetaa]"), "free.sin_thetaa", "not a parameter"),
-    (('terms = ["belle2"]', 'terms = ["belle3"]'), "likelihood.terms", "valid"),
-    (('terms = ["belle2"]', 'terms = ["belle2", "belle2_full"]'), "likelihood.terms", "same measurement"),
-    (("[task.fit]", '[likelihood.belle2_full]\nnuisances = "floating"\n[task.fit]'), "likelihood.belle2_full.nuisances",
-     "valid"),
-    (("[task.fit]", "[likelihood.belle2_full]\nstep = 3\n[task.fit]"), "likelihood.belle2_full.step", "unknown key"),
-    (("[task.fit]", "[likelihood.belle2_full]\nsteps = 0\n[task.fit]"), "likelihood.belle2_full.steps", "[1, 50]"),
-    (('dataset = "paper"', 'dataset = "newest"'), "likelihood.dataset", "valid"),
-    (('nuisances = ["BR(B+->K+nunu)_SM"]', 'nuisances = ["m_top"]'), "likelihood.nuisances", "valid"),
-    (("n_starts = 2", "n_starts = 0"), "task.fit.n_starts", ">= 1"),
-    (("n_starts = 2", "n_start = 2"), "task.fit.n_start", "unknown key"),
-    (("points = 9", "points = 1"), "task.profile.poi.sin_theta.points", ">= 2"),
-    (("[task.profile.poi.sin_theta]", "[task.profile.poi.m_hD]"), "task.profile.poi.m_hD", "free parameter"),
-])
+@pytest.mark.parametrize(
+    "edit,key,words",
+    [
+        (("[fit]", "[fitt]"), "fitt", "unknown key"),
+        (('name = "singlet"', 'name = "triplet"'), "model.name", "valid"),
+        (("m_chi = 0.0", ""), "model.parameters", "missing parameter"),
+        (("y_D = 1.0", "y_D = -1.0"), "model.parameters.y_D", "outside the allowed range"),
+        (("m_hD = 1.0", 'm_hD = "one"'), "model.parameters.m_hD", "must be a number"),
+        (('scale = "log"', 'scale = "logarithmic"'), "free.sin_theta.scale", "valid"),
+        (("range = [1.0e-4, 0.1]", "range = [0.1, 1.0e-4]"), "free.sin_theta.range", "must be <"),
+        (("range = [1.0e-4, 0.1]", "range = [1.0e-4, 2.0]"), "free.sin_theta.range", "leaves the domain"),
+        (("[free.sin_theta]", "[free.sin_thetaa]"), "free.sin_thetaa", "not a parameter"),
+        (('terms = ["belle2"]', 'terms = ["belle3"]'), "likelihood.terms", "valid"),
+        (('terms = ["belle2"]', 'terms = ["belle2", "belle2_full"]'), "likelihood.terms", "same measurement"),
+        (
+            ("[task.fit]", '[likelihood.belle2_full]\nnuisances = "floating"\n[task.fit]'),
+            "likelihood.belle2_full.nuisances",
+            "valid",
+        ),
+        (
+            ("[task.fit]", "[likelihood.belle2_full]\nstep = 3\n[task.fit]"),
+            "likelihood.belle2_full.step",
+            "unknown key",
+        ),
+        (("[task.fit]", "[likelihood.belle2_full]\nsteps = 0\n[task.fit]"), "likelihood.belle2_full.steps", "[1, 50]"),
+        (('dataset = "paper"', 'dataset = "newest"'), "likelihood.dataset", "valid"),
+        (('nuisances = ["BR(B+->K+nunu)_SM"]', 'nuisances = ["m_top"]'), "likelihood.nuisances", "valid"),
+        (("n_starts = 2", "n_starts = 0"), "task.fit.n_starts", ">= 1"),
+        (("n_starts = 2", "n_start = 2"), "task.fit.n_start", "unknown key"),
+        (("points = 9", "points = 1"), "task.profile.poi.sin_theta.points", ">= 2"),
+        (("[task.profile.poi.sin_theta]", "[task.profile.poi.m_hD]"), "task.profile.poi.m_hD", "free parameter"),
+    ],
+)
 def test_spec_errors_name_file_key_and_allowed(tmp_path, edit, key, words):
     text = GOOD.replace(*edit)
     p = _write(tmp_path, text)

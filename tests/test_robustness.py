@@ -59,13 +59,16 @@ def _write(tmp_path, text=SPEC, name="spec.toml", out=None):
 
 
 # ---- input checks ---------------------------------------------------------------------------
-@pytest.mark.parametrize("edit,key,words", [
-    (('terms = ["belle2", "koto"]', 'terms = "belle2"'), "likelihood.terms", 'write ["belle2"]'),
-    (('nuisances = ["BR(B+->K+nunu)_SM"]', 'nuisances = "m_t"'), "likelihood.nuisances", "list of strings"),
-    (('observables = ["BR(B+->K+inv)"]', 'observables = "BR(B+->K+inv)"'), "task.scan.observables", "list"),
-    (('[task.fit]', '[plot]\nkind = "fig1"\nformats = "png"\n[task.fit]'), "plot.formats", "list of strings"),
-    (('[task.fit]', '[likelihood.conventions]\n[task.fit]'), "likelihood.conventions", None),
-])
+@pytest.mark.parametrize(
+    "edit,key,words",
+    [
+        (('terms = ["belle2", "koto"]', 'terms = "belle2"'), "likelihood.terms", 'write ["belle2"]'),
+        (('nuisances = ["BR(B+->K+nunu)_SM"]', 'nuisances = "m_t"'), "likelihood.nuisances", "list of strings"),
+        (('observables = ["BR(B+->K+inv)"]', 'observables = "BR(B+->K+inv)"'), "task.scan.observables", "list"),
+        (("[task.fit]", '[plot]\nkind = "fig1"\nformats = "png"\n[task.fit]'), "plot.formats", "list of strings"),
+        (("[task.fit]", "[likelihood.conventions]\n[task.fit]"), "likelihood.conventions", None),
+    ],
+)
 def test_spec_string_where_a_list_is_expected(tmp_path, edit, key, words):
     text = SPEC.replace(*edit)
     if key == "likelihood.conventions":  # a string where a table is expected
@@ -78,13 +81,20 @@ def test_spec_string_where_a_list_is_expected(tmp_path, edit, key, words):
     assert "\n" not in msg
 
 
-@pytest.mark.parametrize("edit,key", [
-    (('nuisances = ["BR(B+->K+nunu)_SM"]', 'nuisances = ["BR(B+->K+nunu)_SM", "BR(B+->K+nunu)_SM"]'),
-     "likelihood.nuisances"),
-    (('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto", "belle2"]'), "likelihood.terms"),
-    (('observables = ["BR(B+->K+inv)"]', 'observables = ["BR(B+->K+inv)", "BR(B+->K+inv)"]'),
-     "task.scan.observables"),
-])
+@pytest.mark.parametrize(
+    "edit,key",
+    [
+        (
+            ('nuisances = ["BR(B+->K+nunu)_SM"]', 'nuisances = ["BR(B+->K+nunu)_SM", "BR(B+->K+nunu)_SM"]'),
+            "likelihood.nuisances",
+        ),
+        (('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto", "belle2"]'), "likelihood.terms"),
+        (
+            ('observables = ["BR(B+->K+inv)"]', 'observables = ["BR(B+->K+inv)", "BR(B+->K+inv)"]'),
+            "task.scan.observables",
+        ),
+    ],
+)
 def test_spec_duplicates_are_an_error(tmp_path, edit, key):
     # a duplicated nuisance would count its constraint twice; duplicated free parameters are a
     # TOML error already (one table per [free.<param>])
@@ -95,8 +105,10 @@ def test_spec_duplicates_are_an_error(tmp_path, edit, key):
 def test_spec_start_value_outside_its_free_range(tmp_path):
     with pytest.raises(SpecError) as exc:
         load_spec(_write(tmp_path, SPEC.replace("sin_theta = 6.0e-3", "sin_theta = 0.5")))
-    assert str(exc.value) == ("spec.toml: key 'model.parameters.sin_theta': start value 0.5 is outside the free "
-                              "range [0.0001, 0.1] of free.sin_theta")
+    assert str(exc.value) == (
+        "spec.toml: key 'model.parameters.sin_theta': start value 0.5 is outside the free "
+        "range [0.0001, 0.1] of free.sin_theta"
+    )
 
 
 def test_binary_and_non_utf8_spec_files_are_one_line(tmp_path):
@@ -122,8 +134,11 @@ def test_predict_json_is_strict(monkeypatch, capsys):
     import hpjax.cli as cli
 
     # whatever the physics gives (a stable h_D has tau = inf), the output is RFC 8259 JSON
-    monkeypatch.setattr(cli, "_observable_table",
-                        lambda model, inputs: [("tau_hD", float("inf"), -float("inf")), ("BR(hD->inv)", float("nan"), 0.5)])
+    monkeypatch.setattr(
+        cli,
+        "_observable_table",
+        lambda model, inputs: [("tau_hD", float("inf"), -float("inf")), ("BR(hD->inv)", float("nan"), 0.5)],
+    )
     assert main(["predict", "singlet", "m_hD=1", "sin_theta=6e-3", "y_D=1", "m_chi=0", "--json"]) == 0
     text = capsys.readouterr().out
 
@@ -172,8 +187,9 @@ def test_chunk_size_must_be_positive(tmp_path):
             scan(_lik(), AXES, tmp_path, chunk_size=bad, progress=False)
     p = _write(tmp_path)
     for bad in ("0", "-5"):
-        r = subprocess.run([sys.executable, "-m", "hpjax.cli", "scan", str(p), "--chunk-size", bad],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-m", "hpjax.cli", "scan", str(p), "--chunk-size", bad], capture_output=True, text=True
+        )
         assert r.returncode == 2 and "--chunk-size" in r.stderr and "integer >= 1" in r.stderr
     assert not (tmp_path / "out" / "chunks").exists()
 
@@ -224,9 +240,11 @@ def test_corrupt_chunks_are_recomputed_with_one_line_each(tmp_path):
 def test_plot_refuses_a_scan_of_another_specification(tmp_path, capsys):
     text = SPEC.replace('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto"]\nconventions = { koto = "step" }')
     text = text.replace("[task.fit]", '[plot]\nkind = "fig1"\nformats = ["png"]\n[task.fit]')
-    text = text.replace("[free.sin_theta]", '[free.m_hD]\nrange = [0.01, 20.0]\n[free.sin_theta]')
-    text = text.replace("[task.scan.axes.sin_theta]", "[task.scan.axes.m_hD]\nrange = [0.1, 8.0]\npoints = 5\n"
-                        "[task.scan.axes.sin_theta]").replace("points = 40", "points = 6")
+    text = text.replace("[free.sin_theta]", "[free.m_hD]\nrange = [0.01, 20.0]\n[free.sin_theta]")
+    text = text.replace(
+        "[task.scan.axes.sin_theta]",
+        "[task.scan.axes.m_hD]\nrange = [0.1, 8.0]\npoints = 5\n[task.scan.axes.sin_theta]",
+    ).replace("points = 40", "points = 6")
     p = _write(tmp_path, text)
     assert main(["scan", str(p), "--quiet"]) == 0
     assert main(["plot", str(p)]) == 0
@@ -310,7 +328,9 @@ def test_ctrl_c_in_sample_keeps_the_finished_draws(tmp_path, monkeypatch):
 
 
 def test_arviz_future_warning_is_silenced():
-    code = ("import warnings; warnings.simplefilter('error', FutureWarning)\n"
-            "from hpjax.inference.sample import _arviz; az = _arviz(); print(az.__name__)")
+    code = (
+        "import warnings; warnings.simplefilter('error', FutureWarning)\n"
+        "from hpjax.inference.sample import _arviz; az = _arviz(); print(az.__name__)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "arviz" and "FutureWarning" not in r.stderr, r.stderr

@@ -42,7 +42,7 @@ class GaussianLikelihood:
         return list(self.free) + list(self.nuisances)
 
     def initial_params(self):
-        return {"x": 1.0, "y": 10 ** -2.5, N1: self.mu_n[0], N2: self.mu_n[1]}
+        return {"x": 1.0, "y": 10**-2.5, N1: self.mu_n[0], N2: self.mu_n[1]}
 
     def nuisance_prior(self):
         return list(self.nuisances), self.mu_n.copy(), self.C_n.copy()
@@ -191,8 +191,9 @@ def test_netcdf_round_trip(good, tmp_path):
         assert g in idata.groups()
     for v in good.idata.posterior.data_vars:
         np.testing.assert_array_equal(np.asarray(idata.posterior[v]), np.asarray(good.idata.posterior[v]))
-    np.testing.assert_array_equal(np.asarray(idata.log_likelihood["log_likelihood"]),
-                                  np.asarray(good.idata.log_likelihood["log_likelihood"]))
+    np.testing.assert_array_equal(
+        np.asarray(idata.log_likelihood["log_likelihood"]), np.asarray(good.idata.log_likelihood["log_likelihood"])
+    )
     for attrs in (idata.attrs, idata.posterior.attrs):
         assert attrs["run"] == "synthetic" and int(attrs["n_data"]) == 2
         assert attrs["tags"] == '["a", "b"]'  # non-scalar metadata is stored as JSON

@@ -33,8 +33,13 @@ print(json.dumps({"devices": len(jax.devices()), "rss_mb": resource.getrusage(re
 def _run(tmp, n_mass=12, chunk=16, devices=1):
     env = dict(os.environ)
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-    r = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp), str(n_mass), str(chunk)], env=env,
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp), str(n_mass), str(chunk)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -85,8 +90,7 @@ def test_resume_after_kill_gives_the_same_file(tmp_path):
     # a pause after every chunk makes "midway" certain: without it a warm compilation cache can
     # finish all 50 chunks between two polls
     env = {**os.environ, "HPJAX_SCAN_THROTTLE_S": "0.2"}
-    proc = subprocess.Popen(cmd + [str(runs["killed"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env)
+    proc = subprocess.Popen(cmd + [str(runs["killed"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     chunks = tmp_path / "killed" / "chunks"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(chunks.glob("points_*.npz"))) < 5:
@@ -108,8 +112,11 @@ def test_resume_after_kill_gives_the_same_file(tmp_path):
 @pytest.fixture(scope="module")
 def fig1_scan(tmp_path_factory):
     out = tmp_path_factory.mktemp("fig1")
-    lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["belle2", "belle_kstar", "na62", "koto"],
-                           conventions={t: "step" for t in ("belle_kstar", "na62", "koto")})
+    lik = hpjax.Likelihood(
+        hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0),
+        terms=["belle2", "belle_kstar", "na62", "koto"],
+        conventions={t: "step" for t in ("belle_kstar", "na62", "koto")},
+    )
     axes = {"m_hD": np.geomspace(0.01, 20.0, 48), "sin_theta": np.geomspace(1e-4, 0.3, 40)}
     return scan(lik, axes, out, observables=["BR(B+->K+inv)", "BR(h->inv)"], progress=False), out
 
@@ -180,10 +187,16 @@ def test_regions_are_filled_contours_matching_the_grid(fig1_scan, tmp_path):
 
 
 def test_fig2_and_fig4_content(tmp_path):
-    lik2 = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["belle2", "lfu"],
-                            free=("sin_theta", "y_D"))
-    ds2 = scan(lik2, {"sin_theta": np.geomspace(1e-3, 3e-2, 20), "y_D": np.geomspace(1e-6, 1.0, 25)},
-               tmp_path / "f2", observables=["BR(B+->K+inv)"], progress=False)
+    lik2 = hpjax.Likelihood(
+        hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["belle2", "lfu"], free=("sin_theta", "y_D")
+    )
+    ds2 = scan(
+        lik2,
+        {"sin_theta": np.geomspace(1e-3, 3e-2, 20), "y_D": np.geomspace(1e-6, 1.0, 25)},
+        tmp_path / "f2",
+        observables=["BR(B+->K+inv)"],
+        progress=False,
+    )
     s2 = draw("fig2", ds2, tmp_path / "fig2", formats=("png",))
     _drawn_matches_grid(s2["paths_band"], s2["sin_theta"], s2["y_D"], s2["band"])
     _drawn_matches_grid(s2["paths_excluded_lfu"], s2["sin_theta"], s2["y_D"], s2["excluded_lfu"])
@@ -191,11 +204,19 @@ def test_fig2_and_fig4_content(tmp_path):
     y = s2["y_D"]
     assert s2["excluded_lfu"][j, y < 3e-5].all() and not s2["excluded_lfu"][j, y > 1e-3].any()
 
-    lik4 = hpjax.Likelihood(hpjax.DarkAbelianHiggs(1.0, 6e-3, 50.0, 0.1), terms=["belle2", "koto"],
-                            free=("m_hD", "sin_theta", "v_D"), conventions={"koto": "step"})
-    ds4 = scan(lik4, {"m_hD": np.geomspace(0.05, 20.0, 24), "sin_theta": np.geomspace(1e-4, 0.3, 20),
-                      "v_D": np.array([10.0, 50.0])}, tmp_path / "f4", observables=["BR(B+->K+inv)", "BR(h->inv)"],
-               progress=False)
+    lik4 = hpjax.Likelihood(
+        hpjax.DarkAbelianHiggs(1.0, 6e-3, 50.0, 0.1),
+        terms=["belle2", "koto"],
+        free=("m_hD", "sin_theta", "v_D"),
+        conventions={"koto": "step"},
+    )
+    ds4 = scan(
+        lik4,
+        {"m_hD": np.geomspace(0.05, 20.0, 24), "sin_theta": np.geomspace(1e-4, 0.3, 20), "v_D": np.array([10.0, 50.0])},
+        tmp_path / "f4",
+        observables=["BR(B+->K+inv)", "BR(h->inv)"],
+        progress=False,
+    )
     s4 = draw("fig4", ds4, tmp_path / "fig4", formats=("png",))
     assert len(s4["panels"]) == 2 and pathlib.Path(s4["files"][0]).exists()
     for panel in s4["panels"]:
@@ -208,8 +229,11 @@ def test_fig2_and_fig4_content(tmp_path):
 
 
 def test_plot_cli_needs_a_scan(tmp_path):
-    spec = (ROOT / "fits" / "fig1_unified.toml").read_text().replace('directory = "results/fig1_unified"',
-                                                                   f'directory = "{tmp_path / "none"}"')
+    spec = (
+        (ROOT / "fits" / "fig1_unified.toml")
+        .read_text()
+        .replace('directory = "results/fig1_unified"', f'directory = "{tmp_path / "none"}"')
+    )
     p = tmp_path / "f.toml"
     p.write_text(spec)
     r = subprocess.run([sys.executable, "-m", "hpjax.cli", "plot", str(p)], capture_output=True, text=True)

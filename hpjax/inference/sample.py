@@ -44,16 +44,25 @@ import math
 import re
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["sample", "SampleResult", "SampleInterrupted", "corner_plot", "PRIOR_KINDS", "Prior", "site_name",
-           "R_HAT_MAX", "DIVERGENCE_FRACTION_MAX"]
+__all__ = [
+    "sample",
+    "SampleResult",
+    "SampleInterrupted",
+    "corner_plot",
+    "PRIOR_KINDS",
+    "Prior",
+    "site_name",
+    "R_HAT_MAX",
+    "DIVERGENCE_FRACTION_MAX",
+]
 
 PRIOR_KINDS = ("log_uniform", "uniform")
 CHAIN_METHODS = ("auto", "parallel", "vectorized", "sequential")
@@ -110,18 +119,19 @@ class Prior:
                 raise ValueError(f"Prior: {attr} = {fv!r} is outside the allowed range (-inf, inf): must be finite")
             object.__setattr__(self, attr, fv)
         if self.kind == "log_uniform" and self.low <= 0:
-            raise ValueError(f"Prior: low = {self.low!r} is outside the allowed range (0, inf) of a "
-                             f"log_uniform prior")
+            raise ValueError(f"Prior: low = {self.low!r} is outside the allowed range (0, inf) of a log_uniform prior")
         if not self.low < self.high:
-            raise ValueError(f"Prior: high = {self.high!r} is outside the allowed range ({self.low:g}, inf): "
-                             f"high must exceed low = {self.low!r}")
+            raise ValueError(
+                f"Prior: high = {self.high!r} is outside the allowed range ({self.low:g}, inf): "
+                f"high must exceed low = {self.low!r}"
+            )
 
     @classmethod
-    def log_uniform(cls, low, high) -> "Prior":
+    def log_uniform(cls, low, high) -> Prior:
         return cls("log_uniform", low, high)
 
     @classmethod
-    def uniform(cls, low, high) -> "Prior":
+    def uniform(cls, low, high) -> Prior:
         return cls("uniform", low, high)
 
     @property
@@ -231,8 +241,14 @@ class SampleResult:
         t = self.summary
         rows = [r for r in t.index if r not in set(drop) and (show_z or not str(r).startswith(f"{NUISANCE_Z}["))]
         t = t.loc[rows]
-        fmt = {c: (lambda x: f"{x:.0f}") if c.startswith("ess") else (lambda x: f"{x:.4f}") if c == "r_hat"
-               else (lambda x: f"{x:.3e}") for c in t.columns}
+        fmt = {
+            c: (lambda x: f"{x:.0f}")
+            if c.startswith("ess")
+            else (lambda x: f"{x:.4f}")
+            if c == "r_hat"
+            else (lambda x: f"{x:.3e}")
+            for c in t.columns
+        }
         return t.to_string(formatters=fmt)
 
     def to_netcdf(self, path) -> Path:
@@ -244,9 +260,11 @@ class SampleResult:
 
     def __repr__(self):
         status = "ok" if self.ok else "NOT ok: " + "; ".join(self.problems)
-        return (f"SampleResult({self.num_chains} chains x {self.num_samples} draws, max R-hat "
-                f"{self.max_r_hat:.4f}, min ESS bulk {self.min_ess_bulk:.0f} / tail {self.min_ess_tail:.0f}, "
-                f"{self.divergences} divergences; {status})")
+        return (
+            f"SampleResult({self.num_chains} chains x {self.num_samples} draws, max R-hat "
+            f"{self.max_r_hat:.4f}, min ESS bulk {self.min_ess_bulk:.0f} / tail {self.min_ess_tail:.0f}, "
+            f"{self.divergences} divergences; {status})"
+        )
 
 
 def _netcdf_attrs(meta: Mapping) -> dict:
@@ -281,10 +299,22 @@ def _site_names(lik, priors) -> tuple[dict, dict]:
     return names, sampled
 
 
-def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples: int = 1000,
-           num_chains: int = 4, seed: int = 0, chain_method: str = "auto", target_accept: float = 0.8,
-           progress_bar: bool = False, metadata: Mapping | None = None, init_jitter: float = 0.1,
-           dense_mass: bool = False, max_tree_depth: int = 10, segments: int = 1) -> SampleResult:
+def sample(
+    lik,
+    priors: Mapping[str, Prior],
+    num_warmup: int = 500,
+    num_samples: int = 1000,
+    num_chains: int = 4,
+    seed: int = 0,
+    chain_method: str = "auto",
+    target_accept: float = 0.8,
+    progress_bar: bool = False,
+    metadata: Mapping | None = None,
+    init_jitter: float = 0.1,
+    dense_mass: bool = False,
+    max_tree_depth: int = 10,
+    segments: int = 1,
+) -> SampleResult:
     """Sample the posterior of ``lik`` with NUTS.
 
     Parameters
@@ -323,12 +353,16 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
     free, nuis = tuple(lik.free), tuple(lik.nuisances)
     missing = [p for p in free if p not in priors]
     if missing:
-        raise ValueError(f"no prior for free parameter(s) {missing}; every free model parameter "
-                         f"{list(free)} needs one (e.g. Prior('log_uniform', low, high))")
+        raise ValueError(
+            f"no prior for free parameter(s) {missing}; every free model parameter "
+            f"{list(free)} needs one (e.g. Prior('log_uniform', low, high))"
+        )
     extra = [p for p in priors if p not in free]
     if extra:
-        raise ValueError(f"prior(s) given for {extra}, which are not free model parameters; free: {list(free)}"
-                         + (f" (nuisances {list(nuis)} take their prior from lik.nuisance_prior())" if nuis else ""))
+        raise ValueError(
+            f"prior(s) given for {extra}, which are not free model parameters; free: {list(free)}"
+            + (f" (nuisances {list(nuis)} take their prior from lik.nuisance_prior())" if nuis else "")
+        )
     priors = {p: _as_prior(p, priors[p]) for p in free}
     names, sampled = _site_names(lik, priors)
 
@@ -341,8 +375,10 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
         try:
             chol = np.linalg.cholesky(cov)
         except np.linalg.LinAlgError:
-            raise ValueError(f"the nuisance covariance of {list(nuis)} is not positive definite "
-                             f"(eigenvalues {np.linalg.eigvalsh(cov).tolist()})") from None
+            raise ValueError(
+                f"the nuisance covariance of {list(nuis)} is not positive definite "
+                f"(eigenvalues {np.linalg.eigvalsh(cov).tolist()})"
+            ) from None
         mu_j, chol_j = jnp.asarray(mu), jnp.asarray(chol)
 
     loglik = jax.jit(lambda p: lik.log_likelihood(p, constraints=False))
@@ -352,7 +388,7 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
         p = {}
         for n in free:
             v = site_values[sampled[n]]
-            p[n] = 10.0 ** v if priors[n].kind == "log_uniform" else v
+            p[n] = 10.0**v if priors[n].kind == "log_uniform" else v
         if n_nuis:
             x = mu_j + chol_j @ jnp.asarray(site_values[NUISANCE_Z])
             p.update({n: x[i] for i, n in enumerate(nuis)})
@@ -384,8 +420,11 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
     for n in free:
         lo, hi = priors[n].site_bounds
         v = init_phys.get(n)
-        s = float(priors[n].to_site(float(v))) if v is not None and np.all(np.isfinite(np.asarray(v, float))) \
-            and priors[n].low < float(v) < priors[n].high else float("nan")
+        s = (
+            float(priors[n].to_site(float(v)))
+            if v is not None and np.all(np.isfinite(np.asarray(v, float))) and priors[n].low < float(v) < priors[n].high
+            else float("nan")
+        )
         # keep away from the edges so that the unconstrained value is finite
         if not (lo + 1e-6 * (hi - lo) < s < hi - 1e-6 * (hi - lo)):
             s = 0.5 * (lo + hi)
@@ -405,10 +444,14 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
             centre[sampled[n]] = 0.5 * sum(priors[n].site_bounds)
         if not ok_at(centre):
             shown = {n: float(v) for n, v in physical(centre).items()}
-            raise ValueError(f"log-likelihood is not finite at the starting point {shown}; "
-                             f"check the priors {{{', '.join(f'{n}: {priors[n].describe()}' for n in free)}}}")
-    u_centre = {k: (np.asarray(transforms[k].inv(v)) if k in transforms else np.asarray(v, dtype=float))
-                for k, v in centre.items()}
+            raise ValueError(
+                f"log-likelihood is not finite at the starting point {shown}; "
+                f"check the priors {{{', '.join(f'{n}: {priors[n].describe()}' for n in free)}}}"
+            )
+    u_centre = {
+        k: (np.asarray(transforms[k].inv(v)) if k in transforms else np.asarray(v, dtype=float))
+        for k, v in centre.items()
+    }
     rng = np.random.default_rng(seed)
     starts = []
     for _ in range(num_chains):
@@ -430,8 +473,15 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
     # ---- run -----------------------------------------------------------------------------
     if chain_method == "auto":
         chain_method = "parallel" if jax.local_device_count() >= num_chains else "vectorized"
-    kernel = NUTS(model, init_strategy=init_to_value(values={k: jnp.asarray(np.asarray(v, dtype=np.float64)) for k, v in centre.items()}),
-                  target_accept_prob=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth)
+    kernel = NUTS(
+        model,
+        init_strategy=init_to_value(
+            values={k: jnp.asarray(np.asarray(v, dtype=np.float64)) for k, v in centre.items()}
+        ),
+        target_accept_prob=target_accept,
+        dense_mass=dense_mass,
+        max_tree_depth=max_tree_depth,
+    )
     # "vectorized" as one jit(vmap(...)) of numpyro's single-chain run (initialisation, warmup
     # and sampling): one XLA compilation instead of numpyro's eager vmap of the initialisation,
     # which compiles every primitive of the likelihood gradient separately. "parallel" (pmap)
@@ -440,18 +490,37 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
     if chain_method == "vectorized" and num_chains > 1 and not progress_bar:
         method = _jit_vmap
     seg_len = -(-int(num_samples) // segments)  # equal pieces (one compilation), the excess trimmed
-    mcmc = MCMC(kernel, num_warmup=int(num_warmup), num_samples=int(num_samples) if segments == 1 else seg_len,
-                num_chains=int(num_chains), chain_method=method, progress_bar=progress_bar)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=int(num_warmup),
+        num_samples=int(num_samples) if segments == 1 else seg_len,
+        num_chains=int(num_chains),
+        chain_method=method,
+        progress_bar=progress_bar,
+    )
     extra_fields = ("diverging", "energy", "num_steps", "accept_prob", "potential_energy", "adapt_state.step_size")
-    settings = dict(num_warmup=int(num_warmup), num_samples=int(num_samples), num_chains=int(num_chains), seed=int(seed),
-                    chain_method=chain_method, target_accept=float(target_accept), init_jitter=float(init_jitter),
-                    dense_mass=bool(dense_mass), max_tree_depth=int(max_tree_depth), segments=segments)
+    settings = dict(
+        num_warmup=int(num_warmup),
+        num_samples=int(num_samples),
+        num_chains=int(num_chains),
+        seed=int(seed),
+        chain_method=chain_method,
+        target_accept=float(target_accept),
+        init_jitter=float(init_jitter),
+        dense_mass=bool(dense_mass),
+        max_tree_depth=int(max_tree_depth),
+        segments=segments,
+    )
     t0 = time.perf_counter()
     pieces = []
 
     def collect():
-        pieces.append(({k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()},
-                       {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}))
+        pieces.append(
+            (
+                {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()},
+                {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()},
+            )
+        )
 
     def joined():
         samples = {k: np.concatenate([p[0][k] for p in pieces], axis=1)[:, :num_samples] for k in pieces[0][0]}
@@ -465,8 +534,9 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
             collect()
         else:
             try:
-                mcmc.warmup(jax.random.PRNGKey(seed), init_params=init_params, extra_fields=extra_fields,
-                            collect_warmup=False)
+                mcmc.warmup(
+                    jax.random.PRNGKey(seed), init_params=init_params, extra_fields=extra_fields, collect_warmup=False
+                )
                 for _ in range(segments):
                     mcmc.run(mcmc.post_warmup_state.rng_key, extra_fields=extra_fields)
                     collect()
@@ -478,8 +548,17 @@ def sample(lik, priors: Mapping[str, Prior], num_warmup: int = 500, num_samples:
                 samples, stats = joined()
                 meta = dict(metadata or {})
                 meta["interrupted"] = f"after {done} of {int(num_samples)} draws per chain"
-                res = _result(samples, stats, lik, priors, names, sampled, meta, time.perf_counter() - t0,
-                              {**settings, "num_samples_done": done})
+                res = _result(
+                    samples,
+                    stats,
+                    lik,
+                    priors,
+                    names,
+                    sampled,
+                    meta,
+                    time.perf_counter() - t0,
+                    {**settings, "num_samples_done": done},
+                )
                 raise SampleInterrupted(res, done, int(num_samples)) from None
     samples, stats = joined()
     wall = time.perf_counter() - t0
@@ -529,8 +608,13 @@ def _result(samples, stats, lik, priors, names, sampled, metadata, wall, setting
     attrs = _netcdf_attrs({**info, **metadata})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idata = az.from_dict(posterior=samples, sample_stats=sample_stats, log_likelihood={"log_likelihood": ll},
-                             coords=coords, dims=dims)
+        idata = az.from_dict(
+            posterior=samples,
+            sample_stats=sample_stats,
+            log_likelihood={"log_likelihood": ll},
+            coords=coords,
+            dims=dims,
+        )
         idata.attrs = dict(attrs)
         idata.posterior.attrs.update(attrs)
         summary = az.summary(idata, var_names=list(samples), round_to="none")
@@ -545,30 +629,50 @@ def _result(samples, stats, lik, priors, names, sampled, metadata, wall, setting
 
     problems, warns = [], []
     if num_chains < 2:
-        problems.append(f"R-hat needs at least 2 chains and this run has {num_chains}: it cannot show "
-                        f"convergence (run num_chains >= 2)")
+        problems.append(
+            f"R-hat needs at least 2 chains and this run has {num_chains}: it cannot show "
+            f"convergence (run num_chains >= 2)"
+        )
     elif not np.isfinite(max_r_hat):
         bad = list(summary.index[~np.isfinite(r_hat)])
         problems.append(f"R-hat could not be computed for {bad} (constant chains?)")
     elif max_r_hat > R_HAT_MAX:
         worst = summary["r_hat"].astype(float).idxmax()
         n_bad = int(np.sum(r_hat > R_HAT_MAX))
-        problems.append(f"max R-hat = {max_r_hat:.3f} ({worst}) exceeds {R_HAT_MAX} by {max_r_hat - R_HAT_MAX:.3f}; "
-                        f"{n_bad} of {len(r_hat)} variables above the threshold: run longer chains")
+        problems.append(
+            f"max R-hat = {max_r_hat:.3f} ({worst}) exceeds {R_HAT_MAX} by {max_r_hat - R_HAT_MAX:.3f}; "
+            f"{n_bad} of {len(r_hat)} variables above the threshold: run longer chains"
+        )
     if frac > DIVERGENCE_FRACTION_MAX:
-        problems.append(f"{div} divergent transitions = {100 * frac:.2f} % of {n_draws} draws exceeds "
-                        f"{100 * DIVERGENCE_FRACTION_MAX:g} % (by {100 * (frac - DIVERGENCE_FRACTION_MAX):.2f} points): "
-                        f"raise target_accept or reparametrise")
+        problems.append(
+            f"{div} divergent transitions = {100 * frac:.2f} % of {n_draws} draws exceeds "
+            f"{100 * DIVERGENCE_FRACTION_MAX:g} % (by {100 * (frac - DIVERGENCE_FRACTION_MAX):.2f} points): "
+            f"raise target_accept or reparametrise"
+        )
     want = ESS_PER_CHAIN_WARN * num_chains
     for label, val, col in (("bulk", min_bulk, "ess_bulk"), ("tail", min_tail, "ess_tail")):
         if not val >= want:
             worst = summary[col].astype(float).idxmin()
             warns.append(f"min ESS {label} = {val:.0f} ({worst}) is below {want} ({ESS_PER_CHAIN_WARN} per chain)")
 
-    return SampleResult(idata=idata, summary=summary, divergences=div, divergence_fraction=frac, max_r_hat=max_r_hat,
-                        min_ess_bulk=min_bulk, min_ess_tail=min_tail, ok=not problems, problems=problems,
-                        warnings=warns, names=dict(names), priors=dict(priors), metadata=metadata,
-                        num_chains=int(num_chains), num_samples=int(num_samples), wall_time_s=float(wall))
+    return SampleResult(
+        idata=idata,
+        summary=summary,
+        divergences=div,
+        divergence_fraction=frac,
+        max_r_hat=max_r_hat,
+        min_ess_bulk=min_bulk,
+        min_ess_tail=min_tail,
+        ok=not problems,
+        problems=problems,
+        warnings=warns,
+        names=dict(names),
+        priors=dict(priors),
+        metadata=metadata,
+        num_chains=int(num_chains),
+        num_samples=int(num_samples),
+        wall_time_s=float(wall),
+    )
 
 
 # ---- corner plot ------------------------------------------------------------------------------
@@ -586,8 +690,10 @@ def _corner_vars(result: SampleResult, var_names) -> list[str]:
         if v not in post:
             raise ValueError(f"corner_plot: unknown variable '{v}'; valid: {sorted(post.data_vars)}")
         if post[v].ndim != 2:
-            raise ValueError(f"corner_plot: '{v}' is not a scalar variable; valid: "
-                             f"{sorted(k for k in post.data_vars if post[k].ndim == 2)}")
+            raise ValueError(
+                f"corner_plot: '{v}' is not a scalar variable; valid: "
+                f"{sorted(k for k in post.data_vars if post[k].ndim == 2)}"
+            )
         out.append(v)
     return out
 
@@ -670,8 +776,11 @@ def corner_plot(result: SampleResult, path, var_names=None, bins: int = 40, trut
                 ax.set_yticklabels([])
             ax.tick_params(labelsize=7)
     status = "ok" if result.ok else "NOT ok"
-    fig.suptitle(f"{result.num_chains} chains x {result.num_samples} draws, max R-hat {result.max_r_hat:.3f}, "
-                 f"{result.divergences} divergences ({status})", fontsize=8)
+    fig.suptitle(
+        f"{result.num_chains} chains x {result.num_samples} draws, max R-hat {result.max_r_hat:.3f}, "
+        f"{result.divergences} divergences ({status})",
+        fontsize=8,
+    )
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

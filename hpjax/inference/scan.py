@@ -46,7 +46,17 @@ import numpy as np
 
 from ..numerics import capped_chi2
 
-__all__ = ["scan", "scan_identity", "identity_hash", "ScanInterrupted", "auto_chunk_size", "make_mesh", "chunk_function", "BYTES_PER_POINT", "CPU_BLOCK"]
+__all__ = [
+    "scan",
+    "scan_identity",
+    "identity_hash",
+    "ScanInterrupted",
+    "auto_chunk_size",
+    "make_mesh",
+    "chunk_function",
+    "BYTES_PER_POINT",
+    "CPU_BLOCK",
+]
 
 #: points per vmapped block on CPU devices (benchmarks: 32..1024 within 15 % on 2 cores)
 CPU_BLOCK = 128
@@ -61,8 +71,9 @@ BYTES_PER_POINT = 64 * 1024
 _THROTTLE_S = float(os.environ.get("HPJAX_SCAN_THROTTLE_S", "0") or 0)
 
 
-def auto_chunk_size(fraction: float = 0.25, bytes_per_point: int = BYTES_PER_POINT,
-                    lo: int = 256, hi: int = 1 << 18) -> int:
+def auto_chunk_size(
+    fraction: float = 0.25, bytes_per_point: int = BYTES_PER_POINT, lo: int = 256, hi: int = 1 << 18
+) -> int:
     """Points per chunk so that one chunk uses about ``fraction`` of the available memory."""
     try:
         avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -90,6 +101,7 @@ def chunk_function(point, mesh, block_size: int | None = None):
     if block_size is None:
         block_size = CPU_BLOCK if mesh.devices.flat[0].platform == "cpu" else 0
     if block_size and block_size > 0:
+
         def local(block):
             return jax.lax.map(point, block, batch_size=block_size)
     else:
@@ -173,11 +185,17 @@ def scan_identity(lik, axes: dict, profile=(), observables=()) -> dict:
     names = list(axes)
     free = lik.parameters()
     fixed_free = [n for n in free if n not in names and n not in profile]
-    return {"axes": {n: np.asarray(v, dtype=float).tolist() for n, v in axes.items()}, "profile": list(profile),
-            "observables": list(observables), "terms": lik.terms, "dataset": lik.dataset_name,
-            "parameters": free, "options": lik.options,
-            "fixed": {k: float(v) for k, v in lik.initial_params().items() if k in fixed_free},
-            "model_defaults": lik.model_defaults}
+    return {
+        "axes": {n: np.asarray(v, dtype=float).tolist() for n, v in axes.items()},
+        "profile": list(profile),
+        "observables": list(observables),
+        "terms": lik.terms,
+        "dataset": lik.dataset_name,
+        "parameters": free,
+        "options": lik.options,
+        "fixed": {k: float(v) for k, v in lik.initial_params().items() if k in fixed_free},
+        "model_defaults": lik.model_defaults,
+    }
 
 
 def identity_hash(ident: dict) -> str:
@@ -231,12 +249,25 @@ def _read_chunk(path: pathlib.Path, n_points: int, ihash: str, legacy_chunk: int
 
 def _cuts(todo: np.ndarray, chunk: int):
     """The points still to compute (flat indices, ascending) cut into chunks of ``chunk``."""
-    return [todo[i:i + chunk] for i in range(0, todo.size, chunk)]
+    return [todo[i : i + chunk] for i in range(0, todo.size, chunk)]
 
 
-def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: int | None = None,
-         transforms: dict | None = None, metadata: dict | None = None, progress: bool = True,
-         devices=None, max_chunks: int | None = None, block_size: int | None = None, log=None):
+def scan(
+    lik,
+    axes: dict,
+    out_dir,
+    *,
+    profile=(),
+    observables=(),
+    chunk_size: int | None = None,
+    transforms: dict | None = None,
+    metadata: dict | None = None,
+    progress: bool = True,
+    devices=None,
+    max_chunks: int | None = None,
+    block_size: int | None = None,
+    log=None,
+):
     """Evaluate ``lik`` on the grid ``axes`` (name -> 1D values, 1 to 3 free parameters).
 
     Returns the assembled ``xarray.Dataset`` (also written to ``<out_dir>/scan.nc``), or None if
@@ -254,13 +285,16 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
     import xarray as xr
 
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
-        raise ValueError(f"chunk_size = {chunk_size!r} is outside the allowed range: an integer >= 1 "
-                         f"(or None: from the free memory)")
+        raise ValueError(
+            f"chunk_size = {chunk_size!r} is outside the allowed range: an integer >= 1 (or None: from the free memory)"
+        )
     if max_chunks is not None and (int(max_chunks) != max_chunks or max_chunks < 1):
         raise ValueError(f"max_chunks = {max_chunks!r} is outside the allowed range: an integer >= 1")
     if log is None:
+
         def log(msg):
             print(msg, file=sys.stderr, flush=True)
+
     names, values, points, shape = _grid(axes)
     if not 1 <= len(names) <= 3:
         raise ValueError(f"a scan takes 1 to 3 axes, got {names}")
@@ -298,8 +332,10 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
         if isinstance(old, dict):
             legacy_chunk = old.pop("chunk_size", None)  # hpjax <= 0.1 kept the chunk size in the identity
             if old != json.loads(json.dumps(ident)):
-                raise ValueError(f"{out_dir}: holds chunks of a different scan (grid, likelihood or outputs "
-                                 f"differ); choose another output directory or remove it")
+                raise ValueError(
+                    f"{out_dir}: holds chunks of a different scan (grid, likelihood or outputs "
+                    f"differ); choose another output directory or remove it"
+                )
     ident_path.write_text(json.dumps(ident, indent=1))
     for stale in chunk_dir.glob(".*.tmp"):  # a write cut short by a kill
         stale.unlink(missing_ok=True)
@@ -332,8 +368,15 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
             if progress and bar is None:
                 from tqdm import tqdm
 
-                bar = tqdm(total=n_points, initial=int(done.sum()), unit="pt", unit_scale=True,
-                           desc="scan", file=sys.stderr, dynamic_ncols=True)
+                bar = tqdm(
+                    total=n_points,
+                    initial=int(done.sum()),
+                    unit="pt",
+                    unit_scale=True,
+                    desc="scan",
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                )
             for idx in _cuts(todo, chunk):
                 if max_chunks is not None and count >= max_chunks:
                     if bar:
@@ -343,7 +386,7 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
                     batched = chunk_function(point, mesh, block_size)
                 block = np.empty((chunk, len(names)))
                 block[: idx.size] = points[idx]
-                block[idx.size:] = points[idx[0]]  # padding: a valid point, discarded below
+                block[idx.size :] = points[idx[0]]  # padding: a valid point, discarded below
                 res = batched(jax.device_put(jnp.asarray(block), sharding))
                 arrays = {k: np.asarray(v)[: idx.size] for k, v in res.items()}
                 path = chunk_dir / f"points_{idx[0]:09d}_{idx[-1]:09d}.npz"
@@ -364,8 +407,10 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
             if not wrong:
                 break
             for f in wrong:
-                log(f"scan: {f.name} cannot be used (variables {sorted(records[f][1])} differ from "
-                    f"{sorted(expected)}); its points are computed again")
+                log(
+                    f"scan: {f.name} cannot be used (variables {sorted(records[f][1])} differ from "
+                    f"{sorted(expected)}); its points are computed again"
+                )
                 f.unlink(missing_ok=True)
                 del records[f]
                 if bar:
@@ -388,16 +433,33 @@ def scan(lik, axes: dict, out_dir, *, profile=(), observables=(), chunk_size: in
             data[k][idx] = arrays[k]
     coords = {n: v for n, v in zip(names, values)}
     ds = xr.Dataset({k: (names, v.reshape(shape)) for k, v in data.items()}, coords=coords)
-    attrs = {"n_chunks": n_chunks, "chunk_size": chunk, "n_devices": n_dev, "identity": json.dumps(ident),
-             "identity_hash": ihash}
-    attrs.update({k: (v if isinstance(v, (int, float, str)) else json.dumps(v, default=float))
-                  for k, v in (metadata or {}).items()})
+    attrs = {
+        "n_chunks": n_chunks,
+        "chunk_size": chunk,
+        "n_devices": n_dev,
+        "identity": json.dumps(ident),
+        "identity_hash": ihash,
+    }
+    attrs.update(
+        {
+            k: (v if isinstance(v, (int, float, str)) else json.dumps(v, default=float))
+            for k, v in (metadata or {}).items()
+        }
+    )
     ds.attrs.update(attrs)
     tmp = out_dir / "scan.nc.tmp"
     ds.to_netcdf(tmp, engine="h5netcdf")
     os.replace(tmp, out_dir / "scan.nc")
-    (out_dir / "scan_timing.json").write_text(json.dumps(
-        {"points": n_points, "computed_points": computed, "seconds": elapsed,
-         "points_per_second": (computed / elapsed) if elapsed > 0 and computed else None,
-         "devices": [str(d) for d in mesh.devices.ravel()]}, indent=1))
+    (out_dir / "scan_timing.json").write_text(
+        json.dumps(
+            {
+                "points": n_points,
+                "computed_points": computed,
+                "seconds": elapsed,
+                "points_per_second": (computed / elapsed) if elapsed > 0 and computed else None,
+                "devices": [str(d) for d in mesh.devices.ravel()],
+            },
+            indent=1,
+        )
+    )
     return ds
