@@ -174,7 +174,7 @@ def _asymptotic_p(q, qA, test):
 
 
 def hypotest(lik: ProfiledLikelihood, poi, test: str = "qtilde", method: str = "asymptotic",
-             n_toys: int = 5000, key=None) -> dict:
+             n_toys: int = 5000, key=None, batch: int | None = None) -> dict:
     r"""Test the hypothesis ``poi`` = {name: mu}: {"CLs", "CLsb", "CLb", "CLs_expected" (NSIGMA
     order), "q", "mu_hat"} (+ "CLs_error", "CLsb_error", "CLb_error" with ``method="toys"``).
 
@@ -182,7 +182,8 @@ def hypotest(lik: ProfiledLikelihood, poi, test: str = "qtilde", method: str = "
     "p0" and "Z" (discovery; asymptotically p0 = 1 - Phi(sqrt(q0))). Toys (``method="toys"``):
     ``n_toys`` each from the s+b model (POI mu) and the b-only model (POI 0, q0: the null
     ``mu``), nuisances fitted to the data at that POI, every toy fitted (vmapped); p-values are
-    the fractions of toys with q >= q_obs, errors binomial.
+    the fractions of toys with q >= q_obs, errors binomial. ``batch``: toys fitted per vmapped
+    block (``lax.map``; default all at once).
 
     >>> lik = uncorrelated_background([12.0, 11.0], [50.0, 52.0], [3.0, 7.0], [51.0, 48.0])
     >>> [round(float(c), 4) for c in hypotest(lik, {"mu": 1.0})["CLs_expected"]]  # pyhf's
@@ -203,7 +204,8 @@ def hypotest(lik: ProfiledLikelihood, poi, test: str = "qtilde", method: str = "
         return {**out, "CLs": cls, "CLsb": clsb, "CLb": clb, "CLs_expected": exp, "qA": qA}
     key = jax.random.PRNGKey(0) if key is None else key
     k1, k2 = jax.random.split(key)
-    ts = jax.vmap(lambda d: test_statistic(lik, mu, data=d, test=test))
+    one = lambda d: test_statistic(lik, mu, data=d, test=test)  # noqa: E731
+    ts = jax.vmap(one) if batch is None else (lambda ds: jax.lax.map(one, ds, batch_size=batch))
     if test == "q0":
         qb = ts(lik.toys(k2, mu, n_toys))
         p0 = jnp.mean(qb >= q)
