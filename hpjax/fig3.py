@@ -1,0 +1,130 @@
+"""Fig. 3 of the paper: the dark-photon (m_AD, eps) plane.
+
+Existing limits (grey, one labelled patch per Darkcast recast file in hpjax/data/darkphoton/limits/),
+projections (coloured lines, one per file in hpjax/data/darkphoton/projections/), the 1- and
+3-loop expectations of eqs. (42)-(43) for v_D = 10 (solid) and 50 GeV (dashed) at
+sin(theta) = 6e-3, and the region where both A_D from B -> K h_D escape the Belle II ECL volume
+with probability > ``p_min`` at the Belle II-favoured point (hpjax.darkphoton.p_escape).
+No DUNE or LDMX projection could be found (the paper's Fig. 3 shows both); the caption says so.
+
+>>> from hpjax.fig3 import limit_files, label
+>>> label("BaBar_Lees2014xha.lmt")
+'BaBar (Lees2014xha)'
+>>> len(limit_files("limits")), len(limit_files("projections"))
+(46, 26)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import darkphoton as dp
+
+__all__ = ["limit_files", "label", "read_curve", "draw_fig3", "CAPTION", "load_spec"]
+
+CAPTION = (
+    "Existing limits on visibly decaying dark photons (grey; Darkcast recasts, arXiv:1801.04847) and "
+    "projections (coloured; Darkcast recasts of Belle II, HPS, LHCb, SHiP, SeaQuest/DarkQuest). No DUNE or "
+    "LDMX dark-photon projection could be found, so neither is shown. Black: eps_1-loop (42) and eps_3-loop "
+    "(43) for v_D = 10 GeV (solid) and 50 GeV (dashed) at sin(theta) = 6e-3. Hatched: both A_D from "
+    "B -> K h_D escape the Belle II ECL volume (r = 1.62 m) with probability > p_min."
+)
+
+
+def limit_files(kind: str) -> list[str]:
+    """Sorted .lmt file names under hpjax/data/darkphoton/<kind> (kind: 'limits' or 'projections')."""
+    if kind not in ("limits", "projections"):
+        raise ValueError(f"limit_files: kind = {kind!r}; allowed: 'limits', 'projections'")
+    d = resources.files("hpjax.data").joinpath("darkphoton", kind)
+    return sorted(p.name for p in d.iterdir() if p.name.endswith(".lmt"))
+
+
+def label(fname: str) -> str:
+    """'BaBar_Lees2014xha.lmt' -> 'BaBar (Lees2014xha)'; extra suffixes kept: 'LHCb (Aaij2017rft, displaced)'."""
+    parts = fname[: -len(".lmt")].split("_")
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[0]} ({', '.join(parts[1:])})"
+
+
+def read_curve(kind: str, fname: str) -> np.ndarray:
+    """(mass, lower[, upper]) columns; Darkcast's 1e5 placeholders (no limit) become NaN."""
+    arr = dp.load_columns("darkphoton", kind, fname).astype(float)
+    arr[:, 1:][arr[:, 1:] >= 1.0] = np.nan
+    return arr
+
+
+def _escape_grid(m_hD, sin_theta, m_range, eps_range, n):
+    m = np.geomspace(*m_range, n)
+    e = np.geomspace(*eps_range, n)
+    mm, ee = np.meshgrid(m, e, indexing="ij")
+    f = jax.jit(jax.vmap(lambda a, b: dp.p_escape(m_hD, a, b, orders=(4, 6, 6, 6, 6))))
+    p = np.asarray(f(jnp.asarray(mm.ravel()), jnp.asarray(ee.ravel()))).reshape(mm.shape)
+    p = np.where(2.0 * mm < m_hD, p, np.nan)  # h_D -> A_D A_D closed
+    return mm, ee, p
+
+
+def draw_fig3(ax=None, *, m_hD: float = 1.0, sin_theta: float = 6e-3, v_D=(10.0, 50.0), p_min: float = 0.9,
+              m_range=(0.01, 10.0), eps_range=(1e-10, 1e-2), n_escape: int = 40, legend: bool = True):
+    """Draw Fig. 3 on ``ax`` (new figure if None); returns (fig, ax, labels) with every drawn label."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(9, 6.5))
+    fig = ax.figure
+    labels = []
+    for f in limit_files("limits"):
+        a = read_curve("limits", f)
+        upper = a[:, 2] if a.shape[1] > 2 else np.full(len(a), eps_range[1])
+        ax.fill_between(a[:, 0], a[:, 1], upper, where=np.isfinite(a[:, 1]), color="0.75", alpha=0.6, lw=0,
+                        label=label(f))
+        labels.append(label(f))
+    cmap = plt.get_cmap("tab20")
+    for i, f in enumerate(limit_files("projections")):
+        a = read_curve("projections", f)
+        ax.plot(a[:, 0], a[:, 1], color=cmap(i % 20), lw=1.2, label=label(f))
+        if a.shape[1] > 2:
+            ax.plot(a[:, 0], a[:, 2], color=cmap(i % 20), lw=1.2)
+        labels.append(label(f))
+    m = np.geomspace(*m_range, 200)
+    for vd, ls in zip(v_D, ("-", "--")):
+        for name, fn in (("1-loop", lambda mm: dp.eps_1loop(mm, vd)),
+                         ("3-loop", lambda mm: dp.eps_3loop(mm, vd, sin_theta))):
+            lab = f"eps {name}, v_D = {vd:g} GeV"
+            ax.plot(m, np.asarray(fn(jnp.asarray(m))), color="k", ls=ls, lw=1.5, label=lab)
+            labels.append(lab)
+    mm, ee, p = _escape_grid(m_hD, sin_theta, m_range, eps_range, n_escape)
+    lab = f"A_D escape Belle II (P > {p_min:g}), m_hD = {m_hD:g} GeV"
+    ax.contourf(mm, ee, np.nan_to_num(p, nan=0.0), levels=[p_min, 1.0 + 1e-9], colors="none", hatches=["//"])
+    ax.contour(mm, ee, np.nan_to_num(p, nan=0.0), levels=[p_min], colors="tab:red", linewidths=1.5)
+    ax.plot([], [], color="tab:red", label=lab)
+    labels.append(lab)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(*m_range)
+    ax.set_ylim(*eps_range)
+    ax.set_xlabel(r"$m_{A_D}$ [GeV]")
+    ax.set_ylabel(r"$\epsilon$")
+    if legend:
+        ax.legend(fontsize=4, ncol=3, loc="lower right")
+    ax.set_title("Fig. 3: dark photon limits, projections, loop expectations", fontsize=9)
+    fig.text(0.01, 0.005, CAPTION, fontsize=5, wrap=True)
+    return fig, ax, labels
+
+
+def load_spec(path) -> dict:
+    """Read fits/fig3.toml: [fig3] options of :func:`draw_fig3` and [output] file name."""
+    with open(path, "rb") as fh:
+        spec = tomllib.load(fh)
+    if "fig3" not in spec:
+        raise ValueError(f"{path}: missing table [fig3]")
+    allowed = {"m_hD", "sin_theta", "v_D", "p_min", "m_range", "eps_range", "n_escape"}
+    bad = sorted(set(spec["fig3"]) - allowed)
+    if bad:
+        raise ValueError(f"{path}: unknown key(s) {bad} in [fig3]; allowed: {sorted(allowed)}")
+    return spec
