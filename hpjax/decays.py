@@ -42,7 +42,7 @@ import jax.numpy as jnp
 
 from .couplings import c_bs, c_sd
 from .formfactors import z_bsz
-from .kinematics import kallen, pow_pos, safe_ratio, sqrt_pos
+from .kinematics import kallen, safe_ratio, sqrt_pos
 from .models import dark_mass, gamma_hD_invisible, gamma_hD_total
 from .numerics.quadrature import DEFAULT_ORDER, bw_segments
 
@@ -245,7 +245,7 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
             # the rule in units of s = sqrt(G b) (q^2 = s y): exact in exact arithmetic, it keeps
             # every square of the rule ((y - M/s)^2 + (G/s)^2, from (G/b) to (b/G)) representable
             # for a pole width down to _G_MIN_REL b (tiny m_hD or couplings)
-            sc = jnp.sqrt(G_s * b_s)
+            sc = jnp.where(G_s > 1e-60 * b_s, 1.0, jnp.sqrt(G_s * b_s))  # 1 (exact, as before) unless needed
             segs = bw_segments(a_s / sc, b_s / sc, M_s / sc, G_s / sc, n)
             # segment by segment (no concatenation of the nodes: see bw_segments)
             total = sum(jnp.sum(w * integrand(jnp.clip(sc * y, a_s, b_s))) for y, w in segs) / sc
@@ -263,8 +263,9 @@ def gamma_three_body(channel: str, model, inputs, kl_convention: str = "re", n: 
     return gamma_three_body_many([channel], model, inputs, kl_convention, n)[0]
 
 
-def gamma_invisible_many(channels, model, inputs, prescription: str = "unified", kl_convention: str = "re",
-                         n: int = DEFAULT_ORDER):
+def gamma_invisible_many(
+    channels, model, inputs, prescription: str = "unified", kl_convention: str = "re", n: int = DEFAULT_ORDER
+):
     """Gamma(P -> P' + invisible) [GeV] of several channels: array (C, *batch)."""
     _check(prescription, kl_convention)
     three = gamma_three_body_many(channels, model, inputs, kl_convention, n)
@@ -278,8 +279,9 @@ def gamma_invisible_many(channels, model, inputs, prescription: str = "unified",
     return jnp.where(m < end, two * br_inv, three)
 
 
-def gamma_invisible(channel: str, model, inputs, prescription: str = "unified", kl_convention: str = "re",
-                    n: int = DEFAULT_ORDER):
+def gamma_invisible(
+    channel: str, model, inputs, prescription: str = "unified", kl_convention: str = "re", n: int = DEFAULT_ORDER
+):
     """Gamma(P -> P' + invisible) [GeV] under the chosen prescription."""
     return gamma_invisible_many([channel], model, inputs, prescription, kl_convention, n)[0]
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -39,18 +39,56 @@ _REAL = (-_INF, _INF, False, False)  # any finite real number
 #: allowed range of every input, (low, high, low_inclusive, high_inclusive); an input missing here
 #: is an error when hpjax/data/inputs.toml is read, so a new input must declare its range
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    **{k: _POS for k in (
-        "G_F", "v", "m_h", "Gamma_h", "hbar", "hbar_c", "m_t", "m_b", "m_s", "m_d", "m_e", "m_mu", "m_tau",
-        "m_Bp", "m_B0", "m_Kp", "m_K0", "m_Kstar0", "m_pip", "m_pi0", "tau_Bp", "tau_B0", "tau_Kp", "tau_KL",
-        "BK_f0_mR", "BKstar_A0_mR")},
+    **{
+        k: _POS
+        for k in (
+            "G_F",
+            "v",
+            "m_h",
+            "Gamma_h",
+            "hbar",
+            "hbar_c",
+            "m_t",
+            "m_b",
+            "m_s",
+            "m_d",
+            "m_e",
+            "m_mu",
+            "m_tau",
+            "m_Bp",
+            "m_B0",
+            "m_Kp",
+            "m_K0",
+            "m_Kstar0",
+            "m_pip",
+            "m_pi0",
+            "tau_Bp",
+            "tau_B0",
+            "tau_Kp",
+            "tau_KL",
+            "BK_f0_mR",
+            "BKstar_A0_mR",
+        )
+    },
     # Wolfenstein parameters: the range in which the exact PDG relations stay real (s23 = A lambda^2 < 1)
     "ckm_lambda": (0.0, 0.5, False, False),
     "ckm_A": (0.0, 3.0, False, True),
     "ckm_rhobar": (-2.0, 2.0, True, True),
     "ckm_etabar": (-2.0, 2.0, True, True),
     # form-factor coefficients and the K -> pi normalisation and slope: any finite real number
-    **{k: _REAL for k in ("BK_f0_a0", "BK_f0_a1", "BK_f0_a2", "BKstar_A0_a0", "BKstar_A0_a1", "BKstar_A0_a2",
-                          "Kpi_f0_0", "Kpi_f0_lambda0")},
+    **{
+        k: _REAL
+        for k in (
+            "BK_f0_a0",
+            "BK_f0_a1",
+            "BK_f0_a2",
+            "BKstar_A0_a0",
+            "BKstar_A0_a1",
+            "BKstar_A0_a2",
+            "Kpi_f0_0",
+            "Kpi_f0_lambda0",
+        )
+    },
 }
 
 
@@ -134,13 +172,13 @@ def _parse_inputs(data: Mapping, label: str) -> dict[str, InputInfo]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _base_info() -> dict[str, InputInfo]:
     data, label = _read_toml("inputs.toml")
     return _parse_inputs(data, label)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def formfactor_sets() -> dict[str, dict]:
     """The selectable form-factor sets (name -> description, source, values, covariance)."""
     data, label = _read_toml("formfactors", "sets.toml")
@@ -183,7 +221,9 @@ def input_info(formfactors: str = DEFAULT_FORMFACTORS) -> dict[str, InputInfo]:
     if formfactors != DEFAULT_FORMFACTORS:
         for i, name in enumerate(cov_names):
             old = info[name]
-            info[name] = InputInfo(name, old.value, float(np.sqrt(cov[i, i])), old.unit, old.source, old.note, old.scheme)
+            info[name] = InputInfo(
+                name, old.value, float(np.sqrt(cov[i, i])), old.unit, old.source, old.note, old.scheme
+            )
     return info
 
 
@@ -208,14 +248,14 @@ class Inputs:
 
     # -- construction --------------------------------------------------------------------
     @classmethod
-    def default(cls, formfactors: str = DEFAULT_FORMFACTORS, **overrides) -> "Inputs":
+    def default(cls, formfactors: str = DEFAULT_FORMFACTORS, **overrides) -> Inputs:
         """Central values from ``hpjax/data``; keyword arguments override inputs by name."""
         info = input_info(formfactors)
         values = {k: jnp.asarray(v.value, dtype=jnp.float64) for k, v in info.items()}
         inp = cls(values, formfactors)
         return inp.replace(**overrides) if overrides else inp
 
-    def replace(self, **overrides) -> "Inputs":
+    def replace(self, **overrides) -> Inputs:
         """A copy with some inputs replaced (values may be traced arrays)."""
         unknown = sorted(set(overrides) - set(self._values))
         if unknown:
@@ -237,7 +277,9 @@ class Inputs:
         for k, v in self._values.items():
             if k in RANGES:
                 lo, hi, lo_inc, hi_inc = RANGES[k]
-                ok = ok & jnp.all(jnp.isfinite(v) & ((v >= lo) if lo_inc else (v > lo)) & ((v <= hi) if hi_inc else (v < hi)))
+                ok = ok & jnp.all(
+                    jnp.isfinite(v) & ((v >= lo) if lo_inc else (v > lo)) & ((v <= hi) if hi_inc else (v < hi))
+                )
         return ok
 
     # -- access --------------------------------------------------------------------------

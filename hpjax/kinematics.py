@@ -65,7 +65,11 @@ def beta_threshold(m2_pair, m_daughter):
     # the ratio's gradient divides by s, never by s^2 (which underflows for s < 1e-154 GeV^2); the
     # floor only acts for pair masses below 1e-150 GeV
     m2 = jnp.where(above, jnp.maximum(m2_pair, _M2_FLOOR), 1.0)
-    return jnp.where(above, jnp.maximum(1.0 - _ratio(x, m2), 0.0), 0.0)
+    # plain division where s^2 is a normal float (the numbers and derivatives of before), the
+    # ratio without s^2 below s = 1e-150 GeV^2 (double-where)
+    big = m2 > 1e-150
+    r = jnp.where(big, x / jnp.where(big, m2, 1.0), _ratio(x, jnp.where(big, 1.0, m2)))
+    return jnp.where(above, jnp.maximum(1.0 - r, 0.0), 0.0)
 
 
 #: widths [GeV] below this are a stable particle at float64 resolution (lifetime > 1e265 s)
@@ -81,7 +85,9 @@ def safe_ratio(num, den):
     (0.25, 0.0)
     """
     pos = den > STABLE_WIDTH
-    return jnp.where(pos, _ratio(num, jnp.where(pos, den, 1.0)), 0.0)
+    big = den > 1e-150  # plain division where den^2 is a normal float, the ratio without den^2 below
+    plain = num / jnp.where(big, den, 1.0)
+    return jnp.where(pos, jnp.where(big, plain, _ratio(num, jnp.where(pos & ~big, den, 1.0))), 0.0)
 
 
 def lifetime(width, inputs):
@@ -93,7 +99,10 @@ def lifetime(width, inputs):
     inf
     """
     pos = width > STABLE_WIDTH
-    return jnp.where(pos, inputs.hbar * _ratio(1.0, jnp.where(pos, width, 1.0)), jnp.inf)
+    big = width > 1e-150
+    plain = inputs.hbar / jnp.where(big, width, 1.0)
+    tiny = inputs.hbar * _ratio(1.0, jnp.where(pos & ~big, width, 1.0))
+    return jnp.where(pos, jnp.where(big, plain, tiny), jnp.inf)
 
 
 #: a Breit-Wigner narrower than this (M Gamma, GeV^2) is a delta function in :func:`bw_fraction`

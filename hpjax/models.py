@@ -5,9 +5,16 @@
 * :class:`DarkAbelianHiggs` (Sec. IV): S is the radial mode of the U(1)_D Higgs with VEV v_D; the
   dark photon A_D (mass m_AD) is the invisible final state. Parameters (m_hD, sin_theta, v_D, m_AD).
 
+A model is one class: :class:`Model` subclasses declare ``PARAMS`` and ``DOMAIN`` and answer what
+the physics needs of them (``dark_mass()``, ``gamma_invisible(m)``, ``gamma_h_invisible(inputs)``;
+``gamma_visible`` defaults to a SM-Higgs-like scalar mixed in with sin(theta)). ``predict`` and
+``Likelihood`` call only these methods, so a third model is one new class (tests/test_models.py
+defines one in the test file alone).
+
 Models are validated when built from concrete numbers (``ValueError`` naming the parameter, its
 value and the allowed range); inside ``jit``/``vmap``/``grad`` they are rebuilt from leaves
-without validation. Parameters may be arrays of equal shape (a batch of parameter points).
+without validation. Parameters may be arrays (or lists/tuples, converted to float64 arrays) of
+broadcastable shape: a batch of parameter points. Strings, None, complex numbers: ``ValueError``.
 
 >>> import hpjax
 >>> m = hpjax.SingletHiggsPortal(m_hD=1.0, sin_theta=6e-3, y_D=1.0, m_chi=0.1)
@@ -66,7 +73,9 @@ class Model:
 
     def __init__(self, *args, **params):
         if len(args) > len(self.PARAMS):
-            raise TypeError(f"{type(self).__name__} takes parameters {list(self.PARAMS)}; got {len(args)} positional values")
+            raise TypeError(
+                f"{type(self).__name__} takes parameters {list(self.PARAMS)}; got {len(args)} positional values"
+            )
         for p, a in zip(self.PARAMS, args):
             if p in params:
                 raise TypeError(f"{type(self).__name__}: parameter {p} given twice; parameters: {list(self.PARAMS)}")
@@ -185,7 +194,8 @@ class Model:
         jax.tree_util.register_pytree_node_class(cls)
         # a readable signature for help() and IDEs: Model(m_hD, sin_theta, ...)
         cls.__signature__ = inspect.Signature(
-            [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in cls.PARAMS])
+            [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in cls.PARAMS]
+        )
 
 
 def _fmt(x: float) -> str:
@@ -250,7 +260,8 @@ class DarkAbelianHiggs(Model):
     def gamma_h_invisible(self, inputs):
         """Eqs. (47) + (48), corrected: h -> A_D A_D and h -> h_D h_D."""
         return gamma_h_to_ADAD(self.v_D, self.m_AD, self.sin_theta, inputs) + gamma_h_to_hDhD(
-            self.m_hD, self.v_D, self.sin_theta, inputs)
+            self.m_hD, self.v_D, self.sin_theta, inputs
+        )
 
 
 MODELS = {"singlet": SingletHiggsPortal, "dark_abelian": DarkAbelianHiggs}

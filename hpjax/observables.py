@@ -44,8 +44,15 @@ _MESON = {
 }
 
 
-def predict(model, inputs: Inputs | None = None, *, prescription: str = "unified", kl_convention: str = "re",
-            n: int = DEFAULT_ORDER, observables=None) -> dict:
+def predict(
+    model,
+    inputs: Inputs | None = None,
+    *,
+    prescription: str = "unified",
+    kl_convention: str = "re",
+    n: int = DEFAULT_ORDER,
+    observables=None,
+) -> dict:
     """All observables of ``model`` as a dict of name -> array (see :data:`OBSERVABLES`).
 
     ``prescription`` ("unified" or "paper"), ``kl_convention`` ("re", "abs", "im") and the
@@ -78,8 +85,9 @@ def predict(model, inputs: Inputs | None = None, *, prescription: str = "unified
     return {k: out[k] for k in wanted}
 
 
-def solve_sin_theta(model, target, observable: str = "BR(B+->K+inv)", inputs: Inputs | None = None,
-                    iterations: int = 6, **options):
+def solve_sin_theta(
+    model, target, observable: str = "BR(B+->K+inv)", inputs: Inputs | None = None, iterations: int = 6, **options
+):
     """sin(theta) at which ``observable`` equals ``target`` (other parameters of ``model`` fixed),
     by fixed-point iteration on BR ~ sin^2(theta). Differentiable (fixed iteration count)."""
     inputs = Inputs.default() if inputs is None else inputs

@@ -93,7 +93,7 @@ def _load_table(*parts, sort: bool = False):
     return arr
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hadronic_width_table() -> tuple[np.ndarray, np.ndarray]:
     """(masses [GeV], c*tau_had [m]) at unit mixing: FORESEE c*tau divided by the hadronic
     fraction 1 - BR(ee) - BR(mumu) - BR(tautau); inf where the hadronic fraction vanishes."""
@@ -118,6 +118,7 @@ def gamma_S_to_hadrons(m, sin_theta, inputs):
 
 # ---- the 125 GeV Higgs ----------------------------------------------------------------------
 
+
 def gamma_h_to_chichi(y_D, m_chi, sin_theta, inputs):
     """Eq. (19): Gamma(h -> chi chibar) = y_D^2 sin^2(theta) m_h beta^3 / (8 pi)."""
     return gamma_S_to_chichi(inputs.m_h, y_D, m_chi, sin_theta)
@@ -136,7 +137,9 @@ def gamma_h_to_hDhD(m_hD, v_D, sin_theta, inputs):
     equal Gamma(h -> A_D A_D) for m_hD, m_AD -> 0)."""
     mh = inputs.m_h
     return (
-        sin_theta**2 * (mh**2 + 2.0 * m_hD**2) ** 2 * sqrt_pos(beta_threshold(mh**2, m_hD))
+        sin_theta**2
+        * (mh**2 + 2.0 * m_hD**2) ** 2
+        * sqrt_pos(beta_threshold(mh**2, m_hD))
         / (32.0 * jnp.pi * mh * v_D**2)
     )
 
@@ -146,4 +149,6 @@ def br_h_invisible(gamma_inv, sin_theta, inputs):
 
     Gamma_h is the SM width; the mixing scales every SM coupling of h by cos(theta), a
     refinement of the printed eq. (20) that matters only at the 10^-4 level for sin(theta) < 0.01."""
-    return safe_ratio(gamma_inv, (1.0 - sin_theta**2) * inputs.Gamma_h + gamma_inv)  # 0 for |sin(theta)| = 1, no h -> inv
+    return safe_ratio(
+        gamma_inv, (1.0 - sin_theta**2) * inputs.Gamma_h + gamma_inv
+    )  # 0 for |sin(theta)| = 1, no h -> inv

@@ -8,17 +8,22 @@ import tomllib
 import jax
 import numpy as np
 import pytest
+import reference_scipy as ref
 
 import hpjax
-import reference_scipy as ref
 from hpjax.couplings import ckm
 from hpjax.inputs import DEFAULT_FORMFACTORS, formfactor_sets
 
 DATA = pathlib.Path(hpjax.__file__).parent / "data"
 PAPER = pathlib.Path(__file__).resolve().parents[2] / "shared" / "paper" / "higgs-portal-belle2-bknunu.md"
 # the shared data folder sits beside the checkout (as in CI); the test skips without it
-GRVDV_YAML = (pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "formfactors"
-              / "GRvDV2023_arXiv-2305-06301v1_BSZ-parameters-N2.yaml")
+GRVDV_YAML = (
+    pathlib.Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "formfactors"
+    / "GRvDV2023_arXiv-2305-06301v1_BSZ-parameters-N2.yaml"
+)
 FF_NAMES = ["BK_f0_a0", "BK_f0_a1", "BK_f0_a2", "BKstar_A0_a0", "BKstar_A0_a1", "BKstar_A0_a2"]
 
 
@@ -140,14 +145,18 @@ def _grvdv_means():
     def mean(block, obs):
         return float(block["means"][block["observables"].index(obs)])
 
-    return {
-        "BK_f0_a0": mean(bk, "B->K::alpha^f+_0@BSZ2015"),  # f0(0) = f+(0)
-        "BK_f0_a1": mean(bk, "B->K::alpha^f0_1@BSZ2015"),
-        "BK_f0_a2": mean(bk, "B->K::alpha^f0_2@BSZ2015"),
-        "BKstar_A0_a0": mean(bks, "B->K^*::alpha^A0_0@BSZ2015"),
-        "BKstar_A0_a1": mean(bks, "B->K^*::alpha^A0_1@BSZ2015"),
-        "BKstar_A0_a2": mean(bks, "B->K^*::alpha^A0_2@BSZ2015"),
-    }, bk, bks
+    return (
+        {
+            "BK_f0_a0": mean(bk, "B->K::alpha^f+_0@BSZ2015"),  # f0(0) = f+(0)
+            "BK_f0_a1": mean(bk, "B->K::alpha^f0_1@BSZ2015"),
+            "BK_f0_a2": mean(bk, "B->K::alpha^f0_2@BSZ2015"),
+            "BKstar_A0_a0": mean(bks, "B->K^*::alpha^A0_0@BSZ2015"),
+            "BKstar_A0_a1": mean(bks, "B->K^*::alpha^A0_1@BSZ2015"),
+            "BKstar_A0_a2": mean(bks, "B->K^*::alpha^A0_2@BSZ2015"),
+        },
+        bk,
+        bks,
+    )
 
 
 def test_grvdv2023_means_equal_the_yaml():
@@ -186,8 +195,12 @@ def test_table2_is_table_ii_of_the_paper():
     mR, a0, a1, a2 = rows["K"]
     assert (float(inp.BK_f0_mR), float(inp.BK_f0_a0), float(inp.BK_f0_a1), float(inp.BK_f0_a2)) == (mR, a0, a1, a2)
     mR, a0, a1, a2 = rows["K^*"]
-    assert (float(inp.BKstar_A0_mR), float(inp.BKstar_A0_a0), float(inp.BKstar_A0_a1),
-            float(inp.BKstar_A0_a2)) == (mR, a0, a1, a2)
+    assert (float(inp.BKstar_A0_mR), float(inp.BKstar_A0_a0), float(inp.BKstar_A0_a1), float(inp.BKstar_A0_a2)) == (
+        mR,
+        a0,
+        a1,
+        a2,
+    )
 
 
 def test_table2_values_are_grvdv2023_to_table_ii_digits():
@@ -228,18 +241,25 @@ def test_ckm_is_unitary_and_matches_pdg(inputs, inp_dict):
 
 # ---- allowed ranges (issue 10) ------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, value, rng", [
-    ("tau_Bp", -1.0, "(0, inf)"),  # was BR = -1.1e7
-    ("m_Kp", -0.1, "(0, inf)"),  # was NaN
-    ("v", float("nan"), "(0, inf)"),
-    ("m_t", 0.0, "(0, inf)"),
-    ("G_F", float("inf"), "(0, inf)"),
-    ("ckm_lambda", 0.7, "(0, 0.5)"),
-    ("BK_f0_a1", float("nan"), "(-inf, inf)"),
-])
+
+@pytest.mark.parametrize(
+    "name, value, rng",
+    [
+        ("tau_Bp", -1.0, "(0, inf)"),  # was BR = -1.1e7
+        ("m_Kp", -0.1, "(0, inf)"),  # was NaN
+        ("v", float("nan"), "(0, inf)"),
+        ("m_t", 0.0, "(0, inf)"),
+        ("G_F", float("inf"), "(0, inf)"),
+        ("ckm_lambda", 0.7, "(0, 0.5)"),
+        ("BK_f0_a1", float("nan"), "(-inf, inf)"),
+    ],
+)
 def test_replace_out_of_range_names_input_and_range(inputs, name, value, rng):
-    with pytest.raises(ValueError, match=rf"^Inputs.replace: {name} = {re.escape(repr(float(value)))} is outside "
-                                         rf"the allowed range {re.escape(rng)}$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^Inputs.replace: {name} = {re.escape(repr(float(value)))} is outside "
+        rf"the allowed range {re.escape(rng)}$",
+    ):
         inputs.replace(**{name: value})
 
 
@@ -269,8 +289,11 @@ def test_inputs_toml_value_out_of_range_names_file_and_key():
 
     data = tomllib.loads((DATA / "inputs.toml").read_text())
     data["tau_B0"]["value"] = -1.5e-12
-    with pytest.raises(ValueError, match=r"^hpjax/data/inputs.toml: key 'tau_B0.value': tau_B0 = -1.5e-12 is outside "
-                                         r"the allowed range \(0, inf\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^hpjax/data/inputs.toml: key 'tau_B0.value': tau_B0 = -1.5e-12 is outside "
+        r"the allowed range \(0, inf\)$",
+    ):
         _parse_inputs(data, "hpjax/data/inputs.toml")
     data = tomllib.loads((DATA / "inputs.toml").read_text())
     data["m_new"] = {"value": 1.0, "error": 0.0, "unit": "GeV", "source": "x"}

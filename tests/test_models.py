@@ -40,8 +40,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("cls,name,value,shown,rng", BAD,
-                         ids=[f"{c.__name__}-{n}={v}" for c, n, v, _, _ in BAD])
+@pytest.mark.parametrize("cls,name,value,shown,rng", BAD, ids=[f"{c.__name__}-{n}={v}" for c, n, v, _, _ in BAD])
 def test_out_of_domain_raises_with_name_value_and_range(cls, name, value, shown, rng):
     params = dict(GOOD[cls], **{name: value})
     with pytest.raises(ValueError) as exc:
@@ -52,13 +51,16 @@ def test_out_of_domain_raises_with_name_value_and_range(cls, name, value, shown,
     assert cls.__name__ in msg
 
 
-@pytest.mark.parametrize("cls,name,value,shown,rng", [
-    (S, "m_hD", [1.0, -2.0, 3.0], "-2.0", "(0, inf)"),
-    (S, "sin_theta", [0.1, 0.2, 1.2], "1.2", "[-1, 1]"),
-    (S, "y_D", [1.0, -0.25], "-0.25", f"[0, {FOUR_PI}]"),
-    (D, "v_D", [10.0, 0.0], "0.0", "(0, inf)"),
-    (D, "m_AD", [0.1, float("nan")], "nan", "[0, inf)"),
-])
+@pytest.mark.parametrize(
+    "cls,name,value,shown,rng",
+    [
+        (S, "m_hD", [1.0, -2.0, 3.0], "-2.0", "(0, inf)"),
+        (S, "sin_theta", [0.1, 0.2, 1.2], "1.2", "[-1, 1]"),
+        (S, "y_D", [1.0, -0.25], "-0.25", f"[0, {FOUR_PI}]"),
+        (D, "v_D", [10.0, 0.0], "0.0", "(0, inf)"),
+        (D, "m_AD", [0.1, float("nan")], "nan", "[0, inf)"),
+    ],
+)
 @pytest.mark.parametrize("array", [np.asarray, jnp.asarray], ids=["numpy", "jax"])
 def test_out_of_range_array_element_is_named(cls, name, value, shown, rng, array):
     """A batch of parameter points: the message shows the offending element and the range."""
@@ -89,12 +91,15 @@ def test_positional_construction_matches_keywords(cls):
     assert cls.PARAMS == tuple(GOOD[cls])
 
 
-@pytest.mark.parametrize("cls,kwargs", [
-    (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0, mchi=0.1)),  # misspelt
-    (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0)),  # missing
-    (D, dict(m_hD=1.0, sin_theta=0.1, v_D=10.0, m_AD=0.1, y_D=1.0)),  # extra
-    (D, dict(m_hD=1.0, sin_theta=0.1, m_AD=0.1)),  # missing
-])
+@pytest.mark.parametrize(
+    "cls,kwargs",
+    [
+        (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0, mchi=0.1)),  # misspelt
+        (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0)),  # missing
+        (D, dict(m_hD=1.0, sin_theta=0.1, v_D=10.0, m_AD=0.1, y_D=1.0)),  # extra
+        (D, dict(m_hD=1.0, sin_theta=0.1, m_AD=0.1)),  # missing
+    ],
+)
 def test_wrong_keywords_raise_typeerror_listing_parameters(cls, kwargs):
     """Regression: explicit subclass __init__ signatures let Python raise its own TypeError,
     which did not list the parameters."""
@@ -104,11 +109,14 @@ def test_wrong_keywords_raise_typeerror_listing_parameters(cls, kwargs):
     assert all(p in msg for p in cls.PARAMS), msg
 
 
-@pytest.mark.parametrize("cls,kwargs", [
-    (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0, mchi=0.1)),
-    (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0)),
-    (D, dict(m_hD=1.0, sin_theta=0.1, v_D=10.0, m_AD=0.1, y_D=1.0)),
-])
+@pytest.mark.parametrize(
+    "cls,kwargs",
+    [
+        (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0, mchi=0.1)),
+        (S, dict(m_hD=1.0, sin_theta=0.1, y_D=1.0)),
+        (D, dict(m_hD=1.0, sin_theta=0.1, v_D=10.0, m_AD=0.1, y_D=1.0)),
+    ],
+)
 def test_wrong_keywords_raise_typeerror(cls, kwargs):
     """At least the type of the error is right, and it names the offending keyword."""
     with pytest.raises(TypeError) as exc:
@@ -181,11 +189,15 @@ def test_replace_validates(cls):
 
 # ---- parameter types (issue 10) ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cls", [S, D])
 @pytest.mark.parametrize("value", ["1.0", "abc", None, 1 + 0j, True, [1.0, None], [[1.0], [1.0, 2.0]], object()])
 def test_non_numeric_parameter_is_a_valueerror_at_construction(cls, value):
-    with pytest.raises(ValueError, match=rf"^{cls.__name__}: sin_theta = .* is not a real number or an array of real "
-                                         r"numbers; allowed range \[-1, 1\]$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{cls.__name__}: sin_theta = .* is not a real number or an array of real "
+        r"numbers; allowed range \[-1, 1\]$",
+    ):
         cls(**{**GOOD[cls], "sin_theta": value})
 
 
@@ -195,14 +207,17 @@ def test_list_and_tuple_parameters_are_a_batch(cls):
     m = cls(**{**GOOD[cls], "m_hD": masses, "sin_theta": (6e-3, 6e-3, 6e-3)})
     assert isinstance(m.m_hD, np.ndarray) and m.m_hD.dtype == np.float64 and m.m_hD.shape == (3,)
     br = hpjax.predict(m, observables=["BR(B+->K+hD)"])["BR(B+->K+hD)"]
-    single = [float(hpjax.predict(cls(**{**GOOD[cls], "m_hD": x}), observables=["BR(B+->K+hD)"])["BR(B+->K+hD)"])
-              for x in masses]
+    single = [
+        float(hpjax.predict(cls(**{**GOOD[cls], "m_hD": x}), observables=["BR(B+->K+hD)"])["BR(B+->K+hD)"])
+        for x in masses
+    ]
     np.testing.assert_allclose(np.asarray(br), single, rtol=1e-13)
     with pytest.raises(ValueError, match=r"m_hD = -1.0 is outside the allowed range \(0, inf\)"):
         cls(**{**GOOD[cls], "m_hD": [1.0, -1.0]})
 
 
 # ---- a third model is one class (issue 11) -------------------------------------------------------
+
 
 class InvisibleWidthPortal(hpjax.models.Model):
     """A singlet scalar mixed with h whose dark width is purely invisible and massless:
@@ -262,8 +277,12 @@ def test_no_isinstance_dispatch_on_model_classes():
 
     root = pathlib.Path(hpjax.__file__).parent
     names = "|".join(["SingletHiggsPortal", "DarkAbelianHiggs", "Model", "MODELS"])
-    hits = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
-            for i, line in enumerate(p.read_text().splitlines(), 1)
-            if re.search(rf"isinstance\([^)]*\b({names})\b", line) and "hpjax.models.Model" not in line
-            and not re.search(r"isinstance\(model, Model\)", line)]
+    hits = [
+        f"{p.relative_to(root)}:{i}"
+        for p in root.rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(rf"isinstance\([^)]*\b({names})\b", line)
+        and "hpjax.models.Model" not in line
+        and not re.search(r"isinstance\(model, Model\)", line)
+    ]
     assert not hits, hits
