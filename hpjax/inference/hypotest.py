@@ -448,7 +448,7 @@ def _newton_1d(f, lo, hi, iters: int = 30):
 
 
 def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.0, 10.0), par_order=None,
-                           start=None) -> ProfiledLikelihood:
+                           start=None, offset=None, slope=None, poi: str | None = None) -> ProfiledLikelihood:
     r"""A HistFactory workspace (default Belle II's published model,
     ``hpjax/data/belle2_knunu/combined_likelihood.json``) through the lean
     :class:`~hpjax.likelihood.belle2.statmodel.HistFactory` evaluator: POI = the workspace's POI
@@ -456,6 +456,9 @@ def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.
     nominal), profiles and fits by ``steps`` bound-projected Gauss-Newton steps
     (:func:`hpjax.numerics.poisson_gauss_newton`) from ``start`` (default: for Belle II the shipped
     published fit, else the nominal nuisances); toys: Poisson main counts, aux ~ N(nuisances, sigma).
+    The signal factors of the POI's samples are ``offset + mu * slope`` (per signal slot; default 0
+    and 1: the workspace's own POI); e.g. a new-physics yield y_i on top of the SM signal s_i is
+    offset = 1, slope = y_i / s_i (:func:`hpjax.invisible_x.belle2_likelihood`).
     """
     from ..likelihood.belle2.statmodel import HistFactory
     from ..numerics.gauss_newton import poisson_gauss_newton
@@ -475,10 +478,15 @@ def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.
     lo0, hi0 = (jnp.asarray(x, dtype=jnp.float64) for x in hf.bounds)
     single = getattr(hf, "single_row", None)
     data0 = (jnp.asarray(hf.observed), jnp.asarray(hf.center, dtype=jnp.float64))
+    off = jnp.zeros(ns) if offset is None else jnp.asarray(offset, dtype=jnp.float64) * jnp.ones(ns)
+    slo = jnp.ones(ns) if slope is None else jnp.asarray(slope, dtype=jnp.float64) * jnp.ones(ns)
+
+    def fac(mu):
+        return off + mu * slo
 
     def logpdf(mu, z, d):
         n, a = d
-        return hf.main_logpdf(hf.expected(z, mu * jnp.ones(ns)), n) + hf.constraint_logpdf(z, a)
+        return hf.main_logpdf(hf.expected(z, fac(mu)), n) + hf.constraint_logpdf(z, a)
 
     def solve(z0, mu_of, d, k):
         n, a = d
@@ -488,9 +496,9 @@ def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.
 
         def model(z):
             mu = mu_of(z)
-            lam, jz, js = hf.expected_and_jacobian(z[:nn], mu * jnp.ones(ns))
+            lam, jz, js = hf.expected_and_jacobian(z[:nn], fac(mu))
             if k:
-                jz = jnp.concatenate([jz, js.sum(axis=1, keepdims=True)], axis=1)
+                jz = jnp.concatenate([jz, (js @ slo)[:, None]], axis=1)
             g = jz.T @ (n / lam - 1.0)
             return lam, jz, g.at[:nn].add((a - z[:nn]) * curv0)
 
@@ -508,13 +516,13 @@ def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.
         return logpdf(z[-1], z[:nn], d), z[-1], z[:nn]
 
     def expected(mu, z):
-        return (hf.expected(z, mu * jnp.ones(ns)), jnp.asarray(z))
+        return (hf.expected(z, fac(mu)), jnp.asarray(z))
 
     def sample(key, mu, z):
         k1, k2 = jax.random.split(key)
-        lam = hf.expected(z, mu * jnp.ones(ns))
+        lam = hf.expected(z, fac(mu))
         return (jax.random.poisson(k1, lam).astype(jnp.float64), z + sigma * jax.random.normal(k2, (nn,)))
 
-    poi = spec["measurements"][0]["config"]["poi"]
+    poi = spec["measurements"][0]["config"]["poi"] if poi is None else poi
     return ProfiledLikelihood(profile=profile, data=data0, poi=poi, bounds=tuple(float(x) for x in bounds),
                               fit_fn=fit, expected=expected, sample=sample)
