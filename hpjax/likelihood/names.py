@@ -44,7 +44,7 @@ DATASET_TERMS = {
     "higgs_invisible": ("BR(h->inv)",),
 }
 
-HIGGS_SCENARIOS = ("lhc", "hl_lhc", "ilc", "clic", "fcc_ee")
+HIGGS_SCENARIOS = ("lhc", "lhc_cms", "hl_lhc", "ilc", "clic", "fcc_ee")
 
 #: Likelihood terms a :class:`~hpjax.likelihood.Likelihood` can hold (dataset entries that are likelihoods).
 TERM_NAMES = ("belle2", "belle2_full", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu")
