@@ -11,10 +11,23 @@ def summarise(values) -> dict:
     v = sorted(float(x) for x in values)
     n = len(v)
     if n == 0:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "iqr": float("nan"), "n": 0, "runs": []}
+        return {
+            "median": float("nan"),
+            "min": float("nan"),
+            "max": float("nan"),
+            "iqr": float("nan"),
+            "n": 0,
+            "runs": [],
+        }
     q = statistics.quantiles(v, n=4, method="inclusive") if n >= 2 else [v[0]] * 3
-    return {"median": statistics.median(v), "min": v[0], "max": v[-1], "iqr": q[2] - q[0], "n": n,
-            "runs": [float(x) for x in values]}
+    return {
+        "median": statistics.median(v),
+        "min": v[0],
+        "max": v[-1],
+        "iqr": q[2] - q[0],
+        "n": n,
+        "runs": [float(x) for x in values],
+    }
 
 
 def repeat(fn, runs: int = 5, warmup: int = 1) -> dict:

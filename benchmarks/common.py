@@ -42,8 +42,10 @@ def paper_likelihood(**kw):
 
     lik = hpjax.Likelihood(model(), dataset="paper", **kw)
     if tuple(lik.terms) != TERMS_ALL:
-        raise RuntimeError(f"the paper likelihood's default terms are now {lik.terms}; the baselines implement "
-                           f"{list(TERMS_ALL)} (benchmarks/baselines/_common.py)")
+        raise RuntimeError(
+            f"the paper likelihood's default terms are now {lik.terms}; the baselines implement "
+            f"{list(TERMS_ALL)} (benchmarks/baselines/_common.py)"
+        )
     return lik
 
 
@@ -76,7 +78,8 @@ def subset(m, s, k: int):
 def scan_function(lik, mode: str, devices, batch: int = BLOCK):
     """Jitted f(m_hD[chunk], sin_theta[chunk]) -> ln L[chunk] of ``lik``."""
     import jax
-    from jax.sharding import Mesh, PartitionSpec as P
+    from jax.sharding import Mesh
+    from jax.sharding import PartitionSpec as P
 
     def ll(m, s):
         return lik.log_likelihood({"m_hD": m, "sin_theta": s})
@@ -84,6 +87,7 @@ def scan_function(lik, mode: str, devices, batch: int = BLOCK):
     if mode == "vmap":
         local = jax.vmap(ll)
     elif mode == "blocked":
+
         def local(m, s):
             return jax.lax.map(lambda a: ll(*a), (m, s), batch_size=batch)
     else:

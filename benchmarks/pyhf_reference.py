@@ -42,8 +42,12 @@ HYPOTEST_MU = (6.841, 2.509, 3.531, 1.796)
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="tests/data/pyhf_belle2_reference.json")
-    ap.add_argument("--backend", default="jax", choices=["jax", "numpy"],
-                    help="pyhf backend (jax: exact gradients for scipy's SLSQP; numpy: finite differences, ~5 min a fit)")
+    ap.add_argument(
+        "--backend",
+        default="jax",
+        choices=["jax", "numpy"],
+        help="pyhf backend (jax: exact gradients for scipy's SLSQP; numpy: finite differences, ~5 min a fit)",
+    )
     ap.add_argument("--mu", type=float, nargs="*", default=list(HYPOTEST_MU))
     args = ap.parse_args(argv)
 
@@ -72,12 +76,16 @@ def main(argv=None) -> int:
             "script": "benchmarks/pyhf_reference.py",
             "command": "python -m benchmarks.pyhf_reference " + " ".join(argv if argv is not None else sys.argv[1:]),
             "model": "hpjax/data/belle2_knunu/combined_likelihood.json (Belle II B+ -> K+ nu nubar, arXiv:2311.14647)",
-            "pyhf": pyhf.__version__, "scipy": scipy.__version__, "numpy": np.__version__,
+            "pyhf": pyhf.__version__,
+            "scipy": scipy.__version__,
+            "numpy": np.__version__,
             "python": platform.python_version(),
             "backend": f"{args.backend} (64b), pyhf.optimize.scipy_optimizer() (SLSQP), suggested init/bounds",
-            "method": ("pyhf.infer.mle.fit / fixed_poi_fit for every fit; the asymptotic q~ CLs of "
-                       "pyhf.infer.calculators.AsymptoticCalculator (Asimov data = model.expected_data of the "
-                       "mu = 0 fit to the data, as generate_asimov_data) with the mu-independent fits done once"),
+            "method": (
+                "pyhf.infer.mle.fit / fixed_poi_fit for every fit; the asymptotic q~ CLs of "
+                "pyhf.infer.calculators.AsymptoticCalculator (Asimov data = model.expected_data of the "
+                "mu = 0 fit to the data, as generate_asimov_data) with the mu-independent fits done once"
+            ),
             "poi_bounds": [float(x) for x in bounds[poi]],
             "n_parameters": int(model.config.npars),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -88,12 +96,15 @@ def main(argv=None) -> int:
         print(f"[{time.time() - t_all:7.1f} s] {msg}", flush=True)
 
     def free(d):
-        p, t = pyhf.infer.mle.fit(d, model, init_pars=init, par_bounds=bounds, fixed_params=fixed, return_fitted_val=True)
+        p, t = pyhf.infer.mle.fit(
+            d, model, init_pars=init, par_bounds=bounds, fixed_params=fixed, return_fitted_val=True
+        )
         return np.asarray(p), float(t)
 
     def cond(mu, d):
-        p, t = pyhf.infer.mle.fixed_poi_fit(mu, d, model, init_pars=init, par_bounds=bounds, fixed_params=fixed,
-                                            return_fitted_val=True)
+        p, t = pyhf.infer.mle.fixed_poi_fit(
+            mu, d, model, init_pars=init, par_bounds=bounds, fixed_params=fixed, return_fitted_val=True
+        )
         return np.asarray(p), float(t)
 
     best, t_hat = free(data)
@@ -118,8 +129,17 @@ def main(argv=None) -> int:
         clsb, clb = norm_sf(t + sqa), norm_sf(t)
         n = np.array([2.0, 1.0, 0.0, -1.0, -2.0])
         exp = norm_sf(n + sqa) / norm_sf(n)
-        out["hypotest_qtilde"].append({"mu": mu, "q": q, "qA": qa, "CLs": clsb / clb, "CLsb": clsb, "CLb": clb,
-                                       "CLs_expected": [float(e) for e in exp]})
+        out["hypotest_qtilde"].append(
+            {
+                "mu": mu,
+                "q": q,
+                "qA": qa,
+                "CLs": clsb / clb,
+                "CLsb": clsb,
+                "CLb": clb,
+                "CLs_expected": [float(e) for e in exp],
+            }
+        )
         log(f"hypotest mu = {mu}: CLs = {clsb / clb:.5f}, expected {[round(float(e), 5) for e in exp]}")
         _write(args.out, out, t_all)
     return 0

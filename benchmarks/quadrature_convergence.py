@@ -19,8 +19,9 @@ import jax.numpy as jnp
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import hpjax  # noqa: E402
 import reference_scipy as ref  # noqa: E402
+
+import hpjax  # noqa: E402
 from hpjax.decays import CHANNELS, endpoint, gamma_three_body  # noqa: E402
 from hpjax.models import gamma_hD_total  # noqa: E402
 
@@ -41,13 +42,19 @@ def main():
     for cls, kind in ((hpjax.SingletHiggsPortal, "singlet"), (hpjax.DarkAbelianHiggs, "abelian")):
         pts = [(m, r) for m in masses for r in ratios]
         m = jnp.array([p[0] for p in pts])
-        c = jnp.array([math.sqrt(8 * math.pi * r) if kind == "singlet" else p[0] / math.sqrt(32 * math.pi * r)
-                       for p, r in zip(pts, (p[1] for p in pts))])
+        c = jnp.array(
+            [
+                math.sqrt(8 * math.pi * r) if kind == "singlet" else p[0] / math.sqrt(32 * math.pi * r)
+                for p, r in zip(pts, (p[1] for p in pts))
+            ]
+        )
         model = cls(m, jnp.full_like(m, SIN), c, jnp.full_like(m, M_DARK))
         gtot = [float(g) for g in gamma_hD_total(model, inputs)]
         for ch in CHANNELS:
-            want = [ref.gamma_three_body(ch, kind, float(m[i]), SIN, float(c[i]), M_DARK, gtot[i], inp)
-                    for i in range(len(pts))]
+            want = [
+                ref.gamma_three_body(ch, kind, float(m[i]), SIN, float(c[i]), M_DARK, gtot[i], inp)
+                for i in range(len(pts))
+            ]
             for n in ORDERS:
                 got = jax.jit(lambda mod: gamma_three_body(ch, mod, inputs, n=n))(model)
                 for i, w in enumerate(want):
@@ -57,8 +64,11 @@ def main():
     print("order n per segment | worst relative error vs adaptive quadrature")
     for n in ORDERS:
         print(f"{n:>19} | {worst[n]:.2e}")
-    out = {"cases": cases, "worst_relative_error": {str(n): worst[n] for n in ORDERS},
-           "default_order": hpjax.numerics.quadrature.DEFAULT_ORDER}
+    out = {
+        "cases": cases,
+        "worst_relative_error": {str(n): worst[n] for n in ORDERS},
+        "default_order": hpjax.numerics.quadrature.DEFAULT_ORDER,
+    }
     (ROOT / "benchmarks" / "quadrature_convergence.json").write_text(json.dumps(out, indent=2) + "\n")
 
 

@@ -33,61 +33,130 @@ def summary_rows(res: dict) -> list[tuple[str, str, str, str]]:
     T = res["targets"]
     rows = []
     scan = res.get("scan", {})
-    for region, label, tkey, qkey in (("two_body", "two-body region", "scan_two_body_pts_per_s", "speedup_vs_quad_two_body"),
-                                      ("both", "both regions", "scan_both_pts_per_s", "speedup_vs_quad_both")):
+    for region, label, tkey, qkey in (
+        ("two_body", "two-body region", "scan_two_body_pts_per_s", "speedup_vs_quad_two_body"),
+        ("both", "both regions", "scan_both_pts_per_s", "speedup_vs_quad_both"),
+    ):
         r = _g(scan, "regions", region)
         if not r:
             continue
         head = scan.get("headline_mode")
         n = r.get("headline_n")
         hp = _g(r, "hpjax", head, str(n), "pts_per_s")
-        rows.append((f"scan throughput, `paper` likelihood, {label}, {fmt(n, 1)} points [points/s]",
-                     _spread(hp), f">= {fmt(T[tkey], 1)}", _verdict(r.get("headline_pts_per_s"), T[tkey])))
+        rows.append(
+            (
+                f"scan throughput, `paper` likelihood, {label}, {fmt(n, 1)} points [points/s]",
+                _spread(hp),
+                f">= {fmt(T[tkey], 1)}",
+                _verdict(r.get("headline_pts_per_s"), T[tkey]),
+            )
+        )
         sq = r.get("speedup_vs_scipy_quad")
-        rows.append((f"per point vs (a) scipy quad, {label}", f"{fmt(sq, 3)}x" if sq else "n/a",
-                     f">= {fmt(T[qkey], 1)}x", _verdict(sq, T[qkey])))
+        rows.append(
+            (
+                f"per point vs (a) scipy quad, {label}",
+                f"{fmt(sq, 3)}x" if sq else "n/a",
+                f">= {fmt(T[qkey], 1)}x",
+                _verdict(sq, T[qkey]),
+            )
+        )
         sg = r.get("speedup_vs_numpy_gl")
-        rows.append((f"per point vs (b) numpy Gauss-Legendre, {label}", f"{fmt(sg, 3)}x" if sg else "n/a",
-                     f">= {fmt(T['speedup_vs_numpy_gl'], 1)}x", _verdict(sg, T["speedup_vs_numpy_gl"])))
+        rows.append(
+            (
+                f"per point vs (b) numpy Gauss-Legendre, {label}",
+                f"{fmt(sg, 3)}x" if sg else "n/a",
+                f">= {fmt(T['speedup_vs_numpy_gl'], 1)}x",
+                _verdict(sg, T["speedup_vs_numpy_gl"]),
+            )
+        )
     g = res.get("gradient", {})
     if "headline_ratio" in g:
         b = g["paper_2par_batched_blocked"]
-        rows.append((f"value_and_grad / value, `paper` likelihood, {b['n']} points", f"{g['headline_ratio']:.2f}",
-                     f"<= {T['grad_over_value']:g}", _verdict(g["headline_ratio"], T["grad_over_value"], False)))
+        rows.append(
+            (
+                f"value_and_grad / value, `paper` likelihood, {b['n']} points",
+                f"{g['headline_ratio']:.2f}",
+                f"<= {T['grad_over_value']:g}",
+                _verdict(g["headline_ratio"], T["grad_over_value"], False),
+            )
+        )
         p1 = g["posterior_9par_single_point"]
-        rows.append(("value_and_grad / value, posterior likelihood (9 parameters), one point",
-                     f"{p1['ratio']:.2f} ({p1['value_us_per_call']:.0f} vs {p1['value_and_grad_us_per_call']:.0f} us)",
-                     f"<= {T['grad_over_value']:g}", _verdict(p1["ratio"], T["grad_over_value"], False)))
+        rows.append(
+            (
+                "value_and_grad / value, posterior likelihood (9 parameters), one point",
+                f"{p1['ratio']:.2f} ({p1['value_us_per_call']:.0f} vs {p1['value_and_grad_us_per_call']:.0f} us)",
+                f"<= {T['grad_over_value']:g}",
+                _verdict(p1["ratio"], T["grad_over_value"], False),
+            )
+        )
     nuts, em = res.get("nuts", {}), res.get("emcee", {})
     e_rate = _g(em, "ess_per_s", "median")
-    for label, key in (("NUTS, singlet posterior (spec settings)", "spec"), ("NUTS, many chains vectorised", "many_chains")):
+    for label, key in (
+        ("NUTS, singlet posterior (spec settings)", "spec"),
+        ("NUTS, many chains vectorised", "many_chains"),
+    ):
         n = nuts.get(key)
         if not n:
             continue
         st = n["settings"]
         rate = n["ess_per_s"]["median"]
-        rows.append((f"{label}: {st['num_chains']} chains x {st['num_samples']} (+{st['num_warmup']} warm-up), "
-                     f"bulk ESS/s (min over parameters)", _spread(n["ess_per_s"], digits=3),
-                     f">= {fmt(T['nuts_ess_per_s'], 1)}", _verdict(rate, T["nuts_ess_per_s"])))
+        rows.append(
+            (
+                f"{label}: {st['num_chains']} chains x {st['num_samples']} (+{st['num_warmup']} warm-up), "
+                f"bulk ESS/s (min over parameters)",
+                _spread(n["ess_per_s"], digits=3),
+                f">= {fmt(T['nuts_ess_per_s'], 1)}",
+                _verdict(rate, T["nuts_ess_per_s"]),
+            )
+        )
         if e_rate:
-            rows.append((f"  vs (c) emcee ({_spread(em['ess_per_s'], digits=2)} ESS/s)", f"{fmt(rate / e_rate, 3)}x",
-                         f">= {fmt(T['nuts_vs_emcee'], 1)}x", _verdict(rate / e_rate, T["nuts_vs_emcee"])))
+            rows.append(
+                (
+                    f"  vs (c) emcee ({_spread(em['ess_per_s'], digits=2)} ESS/s)",
+                    f"{fmt(rate / e_rate, 3)}x",
+                    f">= {fmt(T['nuts_vs_emcee'], 1)}x",
+                    _verdict(rate / e_rate, T["nuts_vs_emcee"]),
+                )
+            )
     c = _g(res, "compile", "summary")
     if c:
-        rows.append(("compile latency, full `paper` likelihood, cold cache [s] (trace + compile)",
-                     _spread(c["cold_log_likelihood_total_s"]), f"<= {T['cold_compile_s']:g}",
-                     _verdict(c["cold_log_likelihood_total_s"]["median"], T["cold_compile_s"], False)))
+        rows.append(
+            (
+                "compile latency, full `paper` likelihood, cold cache [s] (trace + compile)",
+                _spread(c["cold_log_likelihood_total_s"]),
+                f"<= {T['cold_compile_s']:g}",
+                _verdict(c["cold_log_likelihood_total_s"]["median"], T["cold_compile_s"], False),
+            )
+        )
         rows.append(("  value_and_grad, cold cache [s]", _spread(c["cold_value_and_grad_total_s"]), "", ""))
-        rows.append(("  value / value_and_grad, warm persistent cache [s]",
-                     f"{_spread(c['warm_log_likelihood_total_s'])} / {_spread(c['warm_value_and_grad_total_s'])}", "", ""))
+        rows.append(
+            (
+                "  value / value_and_grad, warm persistent cache [s]",
+                f"{_spread(c['warm_log_likelihood_total_s'])} / {_spread(c['warm_value_and_grad_total_s'])}",
+                "",
+                "",
+            )
+        )
     im = res.get("import", {})
     if "total_s" in im:
-        rows.append(("`import hpjax` (fresh interpreter, jax included) [s]",
-                     f"{_spread(im['total_s'])} (jax alone {fmt(im['jax_s']['median'], 2)})", "", ""))
+        rows.append(
+            (
+                "`import hpjax` (fresh interpreter, jax included) [s]",
+                f"{_spread(im['total_s'])} (jax alone {fmt(im['jax_s']['median'], 2)})",
+                "",
+                "",
+            )
+        )
     mem = res.get("memory", {})
     if "peak_rss_mb" in mem:
-        rows.append((f"peak memory (max RSS) of the {fmt(mem['n'], 1)}-point scan [MB]", _spread(mem["peak_rss_mb"], digits=3),
-                     f"<= {T['peak_memory_mb']:g}", _verdict(mem["peak_rss_mb"]["median"], T["peak_memory_mb"], False)))
+        rows.append(
+            (
+                f"peak memory (max RSS) of the {fmt(mem['n'], 1)}-point scan [MB]",
+                _spread(mem["peak_rss_mb"], digits=3),
+                f"<= {T['peak_memory_mb']:g}",
+                _verdict(mem["peak_rss_mb"]["median"], T["peak_memory_mb"], False),
+            )
+        )
     return rows
 
 
@@ -102,14 +171,18 @@ def _scan_details(res) -> str:
     if not scan or "regions" not in scan:
         return ""
     out = ["| region | implementation | points | points/s: median [min, max] |", "|---|---|---|---|"]
-    names = {"blocked": "hpjax, `lax.map` blocks of %d, sharded over %d CPU devices" % (scan["block"], len(scan["devices"])),
-             "vmap": "hpjax, one `vmap` per chunk (as `hpjax.inference.scan`)"}
+    names = {
+        "blocked": f"hpjax, `lax.map` blocks of {scan['block']}, sharded over {len(scan['devices'])} CPU devices",
+        "vmap": "hpjax, one `vmap` per chunk (as `hpjax.inference.scan`)",
+    }
     for region, r in scan["regions"].items():
         for mode, d in r["hpjax"].items():
             for n, v in d.items():
                 out.append(f"| {region} | {names.get(mode, mode)} | {fmt(int(n), 1)} | {_spread(v['pts_per_s'])} |")
         for n, v in r["numpy_gl"].items():
-            out.append(f"| {region} | (b) numpy Gauss-Legendre, chunks of 1024 | {fmt(int(n), 1)} | {_spread(v['pts_per_s'])} |")
+            out.append(
+                f"| {region} | (b) numpy Gauss-Legendre, chunks of 1024 | {fmt(int(n), 1)} | {_spread(v['pts_per_s'])} |"
+            )
         for n, v in r["scipy_quad"].items():
             out.append(f"| {region} | (a) scipy `quad`, per point | {n} | {_spread(v['pts_per_s'])} |")
     out.append("")
@@ -117,8 +190,10 @@ def _scan_details(res) -> str:
     out.append("")
     for region, r in scan["regions"].items():
         for k, v in r["agreement"].items():
-            out.append(f"* {region}, {k}: {v['max_rel_diff']:.1e} over {v['n_points']} points "
-                       f"({'ok' if v['ok'] else 'FAILED'}, tolerance {v['tol']:g})")
+            out.append(
+                f"* {region}, {k}: {v['max_rel_diff']:.1e} over {v['n_points']} points "
+                f"({'ok' if v['ok'] else 'FAILED'}, tolerance {v['tol']:g})"
+            )
     return "\n".join(out)
 
 

@@ -76,7 +76,7 @@ def _machine() -> dict:
     import hpjax
 
     info = {
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "host": platform.node(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -129,10 +129,16 @@ def _cpu_model() -> str:
 
 def _git_rev():
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except Exception:  # noqa: BLE001
         return None
@@ -157,17 +163,23 @@ def _check(name, x, ref, tol=AGREEMENT_TOL) -> dict:
     import numpy as np
 
     d = rel_diff(x, ref)
-    out = {"max_rel_diff": float(np.max(d)), "median_rel_diff": float(np.median(d)), "n_points": int(d.size),
-           "tol": tol, "ok": bool(np.max(d) <= tol)}
-    _log(f"  agreement {name}: max rel diff {out['max_rel_diff']:.2e} over {d.size} points "
-         f"({'ok' if out['ok'] else 'FAILED: not timed'})")
+    out = {
+        "max_rel_diff": float(np.max(d)),
+        "median_rel_diff": float(np.median(d)),
+        "n_points": int(d.size),
+        "tol": tol,
+        "ok": bool(np.max(d) <= tol),
+    }
+    _log(
+        f"  agreement {name}: max rel diff {out['max_rel_diff']:.2e} over {d.size} points "
+        f"({'ok' if out['ok'] else 'FAILED: not timed'})"
+    )
     return out
 
 
 # ---- scan throughput ---------------------------------------------------------------------------
 def bench_scan(cfg) -> dict:
     import jax
-    import numpy as np
 
     from benchmarks._timing import rate, repeat
     from benchmarks.baselines.numpy_gl import PaperLikelihoodGL
@@ -178,8 +190,10 @@ def bench_scan(cfg) -> dict:
     plat = jax.devices()[0].platform
     devs = jax.devices()
     lik = paper_likelihood()
-    fns = {"blocked": (scan_function(lik, "blocked", devs), len(devs)),
-           "vmap": (scan_function(lik, "vmap", devs[:1]), 1)}
+    fns = {
+        "blocked": (scan_function(lik, "blocked", devs), len(devs)),
+        "vmap": (scan_function(lik, "vmap", devs[:1]), 1),
+    }
     if plat != "cpu":  # on a GPU the vectorised call is the fast one; blocks of 128 would starve it
         fns = {"vmap": (scan_function(lik, "vmap", devs[:1]), 1)}
     head = "blocked" if "blocked" in fns else "vmap"
@@ -189,8 +203,14 @@ def bench_scan(cfg) -> dict:
     n_quad = 40 if cfg.quick else 200
     gl = PaperLikelihoodGL()
     quad = PaperLikelihoodQuad()
-    res = {"likelihood": repr(lik), "terms": lik.terms, "devices": [str(d) for d in devs], "headline_mode": head,
-           "block": __import__("benchmarks.common", fromlist=["BLOCK"]).BLOCK, "regions": {}}
+    res = {
+        "likelihood": repr(lik),
+        "terms": lik.terms,
+        "devices": [str(d) for d in devs],
+        "headline_mode": head,
+        "block": __import__("benchmarks.common", fromlist=["BLOCK"]).BLOCK,
+        "regions": {},
+    }
     for region in ("two_body", "both"):
         _log(f"scan: region {region}")
         r = {"hpjax": {}, "numpy_gl": {}, "scipy_quad": {}, "agreement": {}}
@@ -209,7 +229,7 @@ def bench_scan(cfg) -> dict:
         r["agreement"]["scipy_quad"] = _check("(a) scipy quad", [quad.log_likelihood(a, b) for a, b in zip(mq, sq)], yq)
         # -- hpjax
         for mode, (f, nd) in fns.items():
-            for n in (sizes if mode == head else vmap_sizes):
+            for n in sizes if mode == head else vmap_sizes:
                 m, s = grid(region, n)
                 t = repeat(lambda: run_scan(f, m, s, mode, plat, nd), runs=runs, warmup=1)
                 r["hpjax"].setdefault(mode, {})[str(n)] = {"time_s": t, "pts_per_s": rate(n, t)}
@@ -265,10 +285,16 @@ def bench_gradient(cfg) -> dict:
     fg = jax.jit(lambda m, s: jax.lax.map(lambda a: vg(*a), (m, s), batch_size=BLOCK))
     tv = repeat(lambda: jax.block_until_ready(fv(m, s)), runs=runs)
     tg = repeat(lambda: jax.block_until_ready(fg(m, s)), runs=runs)
-    out["paper_2par_batched_blocked"] = {"n": int(m.size), "value_s": tv, "value_and_grad_s": tg,
-                                         "ratio": tg["median"] / tv["median"]}
-    _log(f"gradient: paper, 2 parameters, {m.size} points (blocks of {BLOCK}): value_and_grad / value = "
-         f"{tg['median'] / tv['median']:.2f}")
+    out["paper_2par_batched_blocked"] = {
+        "n": int(m.size),
+        "value_s": tv,
+        "value_and_grad_s": tg,
+        "ratio": tg["median"] / tv["median"],
+    }
+    _log(
+        f"gradient: paper, 2 parameters, {m.size} points (blocks of {BLOCK}): value_and_grad / value = "
+        f"{tg['median'] / tv['median']:.2f}"
+    )
     # (2) one point, the posterior likelihood (9 parameters: what NUTS differentiates)
     from hpjax.spec import load_spec
 
@@ -283,15 +309,22 @@ def bench_gradient(cfg) -> dict:
             for _ in range(k):
                 r = f(p)
             jax.block_until_ready(r)
+
         return go
 
     tv, tg = repeat(loop(f1), runs=runs), repeat(loop(g1), runs=runs)
-    out["posterior_9par_single_point"] = {"calls_per_run": k, "value_s": tv, "value_and_grad_s": tg,
-                                          "value_us_per_call": 1e6 * tv["median"] / k,
-                                          "value_and_grad_us_per_call": 1e6 * tg["median"] / k,
-                                          "ratio": tg["median"] / tv["median"]}
-    _log(f"gradient: posterior, 9 parameters, one point: {1e6 * tv['median'] / k:.0f} us vs "
-         f"{1e6 * tg['median'] / k:.0f} us, ratio {tg['median'] / tv['median']:.2f}")
+    out["posterior_9par_single_point"] = {
+        "calls_per_run": k,
+        "value_s": tv,
+        "value_and_grad_s": tg,
+        "value_us_per_call": 1e6 * tv["median"] / k,
+        "value_and_grad_us_per_call": 1e6 * tg["median"] / k,
+        "ratio": tg["median"] / tv["median"],
+    }
+    _log(
+        f"gradient: posterior, 9 parameters, one point: {1e6 * tv['median'] / k:.0f} us vs "
+        f"{1e6 * tg['median'] / k:.0f} us, ratio {tg['median'] / tv['median']:.2f}"
+    )
     # (3) the posterior likelihood over a batch of chains' points (vectorised NUTS)
     nb = 256 if cfg.quick else 1024
     rng = np.random.default_rng(0)
@@ -300,8 +333,12 @@ def bench_gradient(cfg) -> dict:
     gb = jax.jit(jax.vmap(jax.value_and_grad(lambda p: plik.log_likelihood(p, constraints=False))))
     tv = repeat(lambda: jax.block_until_ready(fb(pb)), runs=runs)
     tg = repeat(lambda: jax.block_until_ready(gb(pb)), runs=runs)
-    out["posterior_9par_batched_vmap"] = {"n": nb, "value_s": tv, "value_and_grad_s": tg,
-                                          "ratio": tg["median"] / tv["median"]}
+    out["posterior_9par_batched_vmap"] = {
+        "n": nb,
+        "value_s": tv,
+        "value_and_grad_s": tg,
+        "ratio": tg["median"] / tv["median"],
+    }
     _log(f"gradient: posterior, 9 parameters, {nb} points (vmap): ratio {tg['median'] / tv['median']:.2f}")
     out["headline_ratio"] = out["paper_2par_batched_blocked"]["ratio"]
     return out
@@ -317,8 +354,12 @@ def min_bulk_ess(draws: dict) -> tuple[float, str]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = az.convert_to_dataset({k.replace("(", "_").replace(")", "_").replace(">", "").replace("+", "p"):
-                                    np.asarray(v) for k, v in draws.items()})
+        ds = az.convert_to_dataset(
+            {
+                k.replace("(", "_").replace(")", "_").replace(">", "").replace("+", "p"): np.asarray(v)
+                for k, v in draws.items()
+            }
+        )
         ess = az.ess(ds, method="bulk")
     vals = {k: float(ess[k]) for k in ess.data_vars}
     worst = min(vals, key=vals.get)
@@ -343,8 +384,11 @@ def bench_nuts(cfg) -> dict:
     lik = spec.build_likelihood()
     priors = spec.priors()
     opts = dict(spec.tasks.get("sample", {}))
-    settings = {"num_warmup": opts.get("num_warmup", 500), "num_samples": opts.get("num_samples", 1000),
-                "num_chains": opts.get("num_chains", 4)}
+    settings = {
+        "num_warmup": opts.get("num_warmup", 500),
+        "num_samples": opts.get("num_samples", 1000),
+        "num_chains": opts.get("num_chains", 4),
+    }
     n_many = cfg.many_chains or (8 if jax.devices()[0].platform == "cpu" else 512)
     many = {"num_warmup": 300, "num_samples": 200, "num_chains": n_many}
     if cfg.quick:
@@ -370,12 +414,22 @@ def bench_nuts(cfg) -> dict:
             n_steps = r.idata.sample_stats["n_steps"].values  # leapfrog steps per draw (sampling phase)
             steps.append(float(n_steps.mean()))
             grads.append(float(n_steps.sum()) * (st["num_warmup"] + st["num_samples"]) / st["num_samples"] / wall)
-            _log(f"  seed {seed}: min bulk ESS {e:.0f} ({worst}), {wall:.1f} s -> {e / wall:.1f} ESS/s; "
-                 f"R-hat {r.max_r_hat:.3f}, {r.divergences} divergences, {steps[-1]:.1f} leapfrog steps per draw")
-        out[label] = {"settings": st, "first_call_s": first_wall, "first_call_ess": min_bulk_ess(_hpjax_physical_draws(first))[0],
-                      "wall_s": summarise(walls), "min_bulk_ess": summarise(ess), "ess_per_s": summarise(rates),
-                      "max_r_hat": max(rhat), "divergences": div, "leapfrog_steps_per_draw": summarise(steps),
-                      "gradient_evals_per_s_estimate": summarise(grads)}
+            _log(
+                f"  seed {seed}: min bulk ESS {e:.0f} ({worst}), {wall:.1f} s -> {e / wall:.1f} ESS/s; "
+                f"R-hat {r.max_r_hat:.3f}, {r.divergences} divergences, {steps[-1]:.1f} leapfrog steps per draw"
+            )
+        out[label] = {
+            "settings": st,
+            "first_call_s": first_wall,
+            "first_call_ess": min_bulk_ess(_hpjax_physical_draws(first))[0],
+            "wall_s": summarise(walls),
+            "min_bulk_ess": summarise(ess),
+            "ess_per_s": summarise(rates),
+            "max_r_hat": max(rhat),
+            "divergences": div,
+            "leapfrog_steps_per_draw": summarise(steps),
+            "gradient_evals_per_s_estimate": summarise(grads),
+        }
     return out
 
 
@@ -429,10 +483,19 @@ def bench_emcee(cfg) -> dict:
         ess.append(e)
         walls.append(wall)
         acc.append(a)
-        _log(f"  seed {seed}: min bulk ESS {e:.0f} ({worst}) in {wall:.1f} s -> {e / wall:.2f} ESS/s, "
-             f"{n_eval / wall:.0f} log_prob/s, acceptance {a:.2f}")
-    out.update({"wall_s": summarise(walls), "min_bulk_ess": summarise(ess), "ess_per_s": summarise(rates),
-                "acceptance": summarise(acc), "log_prob_per_s": nw * ns / summarise(walls)["median"]})
+        _log(
+            f"  seed {seed}: min bulk ESS {e:.0f} ({worst}) in {wall:.1f} s -> {e / wall:.2f} ESS/s, "
+            f"{n_eval / wall:.0f} log_prob/s, acceptance {a:.2f}"
+        )
+    out.update(
+        {
+            "wall_s": summarise(walls),
+            "min_bulk_ess": summarise(ess),
+            "ess_per_s": summarise(rates),
+            "acceptance": summarise(acc),
+            "log_prob_per_s": nw * ns / summarise(walls)["median"],
+        }
+    )
     return out
 
 
@@ -441,8 +504,14 @@ def _worker(args, env_extra=None, timeout=600) -> dict:
     env = dict(os.environ)
     env.update(env_extra or {})
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    p = subprocess.run([sys.executable, "-m", "benchmarks.workers", *args], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(
+        [sys.executable, "-m", "benchmarks.workers", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if p.returncode != 0:
         raise RuntimeError(f"worker {args} failed ({p.returncode}):\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -456,20 +525,25 @@ def bench_compile(cfg) -> dict:
         for i in range(cfg.runs):
             d = Path(tmp) / f"cold{i}"  # a fresh, empty persistent cache each time
             out["cold"].append(_worker(["compile", str(d), "--no-scan"]))
-            _log(f"compile cold {i + 1}: value {out['cold'][-1]['log_likelihood']['total_s']:.2f} s, "
-                 f"value_and_grad {out['cold'][-1]['value_and_grad']['total_s']:.2f} s")
+            _log(
+                f"compile cold {i + 1}: value {out['cold'][-1]['log_likelihood']['total_s']:.2f} s, "
+                f"value_and_grad {out['cold'][-1]['value_and_grad']['total_s']:.2f} s"
+            )
         warm = Path(tmp) / "cold0"  # populated by the first cold run
         for i in range(cfg.runs):
             out["warm"].append(_worker(["compile", str(warm)]))
-            _log(f"compile warm {i + 1}: value {out['warm'][-1]['log_likelihood']['total_s']:.2f} s, "
-                 f"value_and_grad {out['warm'][-1]['value_and_grad']['total_s']:.2f} s")
+            _log(
+                f"compile warm {i + 1}: value {out['warm'][-1]['log_likelihood']['total_s']:.2f} s, "
+                f"value_and_grad {out['warm'][-1]['value_and_grad']['total_s']:.2f} s"
+            )
     summ = {}
     for kind in ("cold", "warm"):
         for fn in ("log_likelihood", "value_and_grad"):
             for part in ("total_s", "compile_s", "trace_lower_s"):
                 summ[f"{kind}_{fn}_{part}"] = summarise([r[fn][part] for r in out[kind]])
-        summ[f"{kind}_scan_chunk_first_call_s"] = summarise([r["scan_chunk_first_call_s"] for r in out[kind]
-                                                             if "scan_chunk_first_call_s" in r])
+        summ[f"{kind}_scan_chunk_first_call_s"] = summarise(
+            [r["scan_chunk_first_call_s"] for r in out[kind] if "scan_chunk_first_call_s" in r]
+        )
         summ[f"{kind}_import_s"] = summarise([r["import_s"] for r in out[kind]])
     out["summary"] = summ
     return out
@@ -490,18 +564,27 @@ def bench_memory(cfg) -> dict:
     n = 100_000 if cfg.quick else 1_000_000
     rs = [_worker(["memory", str(n), "blocked"]) for _ in range(cfg.runs)]
     out = {"n": n, "mode": "blocked", "runs": rs}
-    for k in ("peak_rss_mb", "peak_rss_before_scan_mb", "rss_before_scan_mb", "max_rss_during_scan_mb",
-              "scan_increment_mb"):
+    for k in (
+        "peak_rss_mb",
+        "peak_rss_before_scan_mb",
+        "rss_before_scan_mb",
+        "max_rss_during_scan_mb",
+        "scan_increment_mb",
+    ):
         out[k] = summarise([r[k] for r in rs])
-    _log(f"memory: {n}-point scan, peak RSS {out['peak_rss_mb']['median']:.0f} MB "
-         f"(peak before the scan, i.e. import + compilation: {out['peak_rss_before_scan_mb']['median']:.0f} MB; "
-         f"during the scan {out['max_rss_during_scan_mb']['median']:.0f} MB, "
-         f"+{out['scan_increment_mb']['median']:.0f} MB over the {out['rss_before_scan_mb']['median']:.0f} MB before it)")
+    _log(
+        f"memory: {n}-point scan, peak RSS {out['peak_rss_mb']['median']:.0f} MB "
+        f"(peak before the scan, i.e. import + compilation: {out['peak_rss_before_scan_mb']['median']:.0f} MB; "
+        f"during the scan {out['max_rss_during_scan_mb']['median']:.0f} MB, "
+        f"+{out['scan_increment_mb']['median']:.0f} MB over the {out['rss_before_scan_mb']['median']:.0f} MB before it)"
+    )
     if cfg.quick:  # the hpjax.inference.scan pattern, for reference (not timed in the full run: 10-minute budget)
         rv = _worker(["memory", "20000", "vmap"])
         out["vmap_chunks_reference"] = rv
-        _log(f"memory: vmap chunks of 10240 ({rv['n']} points), peak RSS {rv['peak_rss_mb']:.0f} MB, "
-             f"+{rv['scan_increment_mb']:.0f} MB during the scan")
+        _log(
+            f"memory: vmap chunks of 10240 ({rv['n']} points), peak RSS {rv['peak_rss_mb']:.0f} MB, "
+            f"+{rv['scan_increment_mb']:.0f} MB during the scan"
+        )
     return out
 
 
@@ -543,16 +626,24 @@ def bench_belle2_full(cfg) -> dict:
         # the pyhf path is timed once over the grid (minutes); the lean one cfg.runs times
         timing = repeat(run, runs=1 if name == "pyhf" else cfg.runs, warmup=0)
         mem = c.memory_analysis()
-        out[name] = {"pts_per_s": rate(n, timing), "compile_s": compile_s, "block": block,
-                     "temp_bytes_per_point": mem.temp_size_in_bytes / block}
+        out[name] = {
+            "pts_per_s": rate(n, timing),
+            "compile_s": compile_s,
+            "block": block,
+            "temp_bytes_per_point": mem.temp_size_in_bytes / block,
+        }
         out[name + "_values"] = np.concatenate([np.asarray(v) for v in vals])[:n]
-        _log(f"belle2_full {name}: {out[name]['pts_per_s']['median']:.0f} profiled points/s over {n} points, "
-             f"{out[name]['temp_bytes_per_point'] / 1e6:.3f} MB/point, compilation {compile_s:.0f} s")
+        _log(
+            f"belle2_full {name}: {out[name]['pts_per_s']['median']:.0f} profiled points/s over {n} points, "
+            f"{out[name]['temp_bytes_per_point'] / 1e6:.3f} MB/point, compilation {compile_s:.0f} s"
+        )
     diff = np.abs(out.pop("lean_values") - out.pop("pyhf_values"))
     out["max_abs_diff_lnL"] = float(np.max(diff))
     out["speedup"] = out["lean"]["pts_per_s"]["median"] / out["pyhf"]["pts_per_s"]["median"]
-    _log(f"belle2_full: lean {out['speedup']:.0f}x pyhf; max |ln L lean - pyhf| = {out['max_abs_diff_lnL']:.1e} "
-         f"over {n} points")
+    _log(
+        f"belle2_full: lean {out['speedup']:.0f}x pyhf; max |ln L lean - pyhf| = {out['max_abs_diff_lnL']:.1e} "
+        f"over {n} points"
+    )
     return out
 
 
@@ -564,10 +655,18 @@ def main(argv=None):
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per figure (after one warm-up)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks")
-    ap.add_argument("--many-chains", type=int, default=None,
-                    help="chains of the vectorised many-chain NUTS run (default 8 on a CPU, 512 on a GPU)")
-    ap.add_argument("--report-only", type=Path, metavar="RESULTS_JSON",
-                    help="only rewrite the markdown report of an earlier run's results.json")
+    ap.add_argument(
+        "--many-chains",
+        type=int,
+        default=None,
+        help="chains of the vectorised many-chain NUTS run (default 8 on a CPU, 512 on a GPU)",
+    )
+    ap.add_argument(
+        "--report-only",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only rewrite the markdown report of an earlier run's results.json",
+    )
     cfg = ap.parse_args(argv)
     if cfg.report_only:
         from benchmarks.report import write_report
@@ -588,13 +687,25 @@ def main(argv=None):
     if cfg.device == "gpu" and jax.devices()[0].platform != "gpu":
         raise SystemExit(f"--device gpu: no GPU visible to JAX (devices: {jax.devices()})")
     t_start = time.perf_counter()
-    results = {"machine": _machine(), "config": {"quick": cfg.quick, "device": cfg.device, "runs": cfg.runs,
-                                                  "sections": sections}, "targets": TARGETS}
-    _log(f"hpjax benchmarks on {results['machine']['cpu']} ({os.cpu_count()} cores), JAX devices "
-         f"{results['machine']['jax_devices']}")
-    funcs = {"scan": bench_scan, "gradient": bench_gradient, "nuts": bench_nuts, "emcee": bench_emcee,
-             "compile": bench_compile, "import": bench_import, "memory": bench_memory,
-             "belle2_full": bench_belle2_full}
+    results = {
+        "machine": _machine(),
+        "config": {"quick": cfg.quick, "device": cfg.device, "runs": cfg.runs, "sections": sections},
+        "targets": TARGETS,
+    }
+    _log(
+        f"hpjax benchmarks on {results['machine']['cpu']} ({os.cpu_count()} cores), JAX devices "
+        f"{results['machine']['jax_devices']}"
+    )
+    funcs = {
+        "scan": bench_scan,
+        "gradient": bench_gradient,
+        "nuts": bench_nuts,
+        "emcee": bench_emcee,
+        "compile": bench_compile,
+        "import": bench_import,
+        "memory": bench_memory,
+        "belle2_full": bench_belle2_full,
+    }
     for s in sections:
         t0 = time.perf_counter()
         try:

@@ -133,9 +133,16 @@ def _memory(n: int, mode: str) -> dict:
 
     shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
     assert out.shape == (m.size,) and np.isfinite(out).all()
-    return {"n": int(m.size), "mode": mode, "peak_rss_mb": peak, "peak_rss_before_scan_mb": before_peak,
-            "rss_before_scan_mb": before, "max_rss_during_scan_mb": max(seen),
-            "scan_increment_mb": max(seen) - before, "wall_s": wall}
+    return {
+        "n": int(m.size),
+        "mode": mode,
+        "peak_rss_mb": peak,
+        "peak_rss_before_scan_mb": before_peak,
+        "rss_before_scan_mb": before,
+        "max_rss_during_scan_mb": max(seen),
+        "scan_increment_mb": max(seen) - before,
+        "wall_s": wall,
+    }
 
 
 def main(argv):

@@ -19,11 +19,19 @@ import jax
 jax.config.update("jax_enable_x64", True)  # see the module docstring
 
 from .inputs import Inputs  # noqa: E402
+from .likelihood import Likelihood  # noqa: E402
 from .models import DarkAbelianHiggs, SingletHiggsPortal  # noqa: E402
 from .observables import OBSERVABLES, predict, solve_sin_theta  # noqa: E402
-from .likelihood import Likelihood  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Inputs", "SingletHiggsPortal", "DarkAbelianHiggs", "predict", "solve_sin_theta", "OBSERVABLES",
-           "Likelihood", "__version__"]
+__all__ = [
+    "Inputs",
+    "SingletHiggsPortal",
+    "DarkAbelianHiggs",
+    "predict",
+    "solve_sin_theta",
+    "OBSERVABLES",
+    "Likelihood",
+    "__version__",
+]

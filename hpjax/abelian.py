@@ -45,8 +45,14 @@ def lagrangian_parameters(model, inputs: Inputs | None = None, exact: bool = Fal
     # minimisation conditions (B2)-(B3)
     mu_H2 = lam_H * v**2 + 0.5 * lam_SH * vD**2
     mu_S2 = lam_S * vD**2 + 0.5 * lam_SH * v**2
-    return {"lambda_H": lam_H, "lambda_S": lam_S, "lambda_SH": lam_SH, "g_D": model.m_AD / vD,
-            "mu_H2": mu_H2, "mu_S2": mu_S2}
+    return {
+        "lambda_H": lam_H,
+        "lambda_S": lam_S,
+        "lambda_SH": lam_SH,
+        "g_D": model.m_AD / vD,
+        "mu_H2": mu_H2,
+        "mu_S2": mu_S2,
+    }
 
 
 def stability_margin(model, inputs: Inputs | None = None, exact: bool = False):

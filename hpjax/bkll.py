@@ -88,9 +88,9 @@ from __future__ import annotations
 
 import functools
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Mapping
 
 import jax.numpy as jnp
 import numpy as np
@@ -147,7 +147,7 @@ def _channel(name: str) -> _BKllChannel:
 
 
 # -- data ---------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read() -> tuple[dict[str, InputInfo], dict[str, tuple[list[str], np.ndarray]]]:
     label = "hpjax/data/" + "/".join(_DATA)
     data = tomllib.loads(resources.files("hpjax.data").joinpath(*_DATA).read_text())
@@ -163,8 +163,15 @@ def _read() -> tuple[dict[str, InputInfo], dict[str, tuple[list[str], np.ndarray
                 raise ValueError(f"{label}: key '{name}.{key}' has the wrong type {type(entry[key]).__name__}")
         if entry["error"] < 0:
             raise ValueError(f"{label}: key '{name}.error' = {entry['error']} must be >= 0")
-        info[name] = InputInfo(name, float(entry["value"]), float(entry["error"]), entry["unit"], entry["source"],
-                               entry.get("note", ""), entry.get("scheme", ""))
+        info[name] = InputInfo(
+            name,
+            float(entry["value"]),
+            float(entry["error"]),
+            entry["unit"],
+            entry["source"],
+            entry.get("note", ""),
+            entry.get("scheme", ""),
+        )
     covs = {}
     for tag, tab in cov_tables.items():
         names, cov = list(tab["names"]), np.asarray(tab["matrix"], dtype=float)
@@ -243,7 +250,8 @@ def h_loop(q2, m_q, mu):
     a_above = r_above * jnp.arctan(1.0 / jnp.where(above, r_above, 1.0))
     a_below = r_below * (jnp.log((1.0 + r_below) / jnp.sqrt(z)) - 0.5j * jnp.pi)
     hm = -4.0 / 9.0 * (jnp.log(m_s**2 / mu**2) - 2.0 / 3.0 - z) - 4.0 / 9.0 * (2.0 + z) * jnp.where(
-        above, a_above, a_below)
+        above, a_above, a_below
+    )
     return jnp.where(massless, h0, hm)
 
 
@@ -252,10 +260,14 @@ def c9_eff(q2, inputs):
     quarks), complex."""
     c = {k: _p(inputs, f"bkll_C{k}") for k in range(1, 7)}
     mu = _p(inputs, "bkll_mu_b")
-    y = (h_loop(q2, _p(inputs, "bkll_m_c"), mu) * (4.0 / 3.0 * c[1] + c[2] + 6.0 * c[3] + 60.0 * c[5])
-         - 0.5 * h_loop(q2, inputs.m_b, mu) * (7.0 * c[3] + 4.0 / 3.0 * c[4] + 76.0 * c[5] + 64.0 / 3.0 * c[6])
-         - 0.5 * h_loop(q2, 0.0, mu) * (c[3] + 4.0 / 3.0 * c[4] + 16.0 * c[5] + 64.0 / 3.0 * c[6])
-         + 4.0 / 3.0 * c[3] + 64.0 / 9.0 * c[5] + 64.0 / 27.0 * c[6])
+    y = (
+        h_loop(q2, _p(inputs, "bkll_m_c"), mu) * (4.0 / 3.0 * c[1] + c[2] + 6.0 * c[3] + 60.0 * c[5])
+        - 0.5 * h_loop(q2, inputs.m_b, mu) * (7.0 * c[3] + 4.0 / 3.0 * c[4] + 76.0 * c[5] + 64.0 / 3.0 * c[6])
+        - 0.5 * h_loop(q2, 0.0, mu) * (c[3] + 4.0 / 3.0 * c[4] + 16.0 * c[5] + 64.0 / 3.0 * c[6])
+        + 4.0 / 3.0 * c[3]
+        + 64.0 / 9.0 * c[5]
+        + 64.0 / 27.0 * c[6]
+    )
     return _p(inputs, "bkll_C9") + y
 
 
@@ -344,8 +356,13 @@ def dbr_dq2_BKll(q2, m_l, inputs):
     g0 = inputs.G_F**2 * alpha**2 * _vtbvts_abs2(inputs) / (512.0 * jnp.pi**5 * mB**3)
     sl = jnp.sqrt(lam)
     v2 = jnp.abs(FV) ** 2 + FA**2
-    a = g0 * sl * beta * fp**2 * (q2s * FP**2 + lam / 4.0 * v2 + 4.0 * m_l**2 * mB**2 * FA**2
-                                  + 2.0 * m_l * (mB**2 - mK**2 + q2s) * FP * FA)
+    a = (
+        g0
+        * sl
+        * beta
+        * fp**2
+        * (q2s * FP**2 + lam / 4.0 * v2 + 4.0 * m_l**2 * mB**2 * FA**2 + 2.0 * m_l * (mB**2 - mK**2 + q2s) * FP * FA)
+    )
     c = -g0 * sl * beta**3 * lam / 4.0 * fp**2 * v2
     return jnp.where(phys, _to_br(2.0 * (a + c / 3.0), "B+->K+", inputs), 0.0)
 
@@ -361,17 +378,26 @@ def dbr_dq2_BKstarll(q2, m_l, inputs):
     c7, c9, c10 = c7_eff(inputs), c9_eff(q2s, inputs), _p(inputs, "bkll_C10")
     alpha = _p(inputs, "bkll_alpha_em")
     # |N|^2; the CKM phase drops out of the rate
-    N2 = _vtbvts_abs2(inputs) * inputs.G_F**2 * alpha**2 * q2s * jnp.sqrt(lam) * beta / (
-        3.0 * 2.0**10 * jnp.pi**5 * mB**3)
+    N2 = (
+        _vtbvts_abs2(inputs)
+        * inputs.G_F**2
+        * alpha**2
+        * q2s
+        * jnp.sqrt(lam)
+        * beta
+        / (3.0 * 2.0**10 * jnp.pi**5 * mB**3)
+    )
     N = jnp.sqrt(N2)
     sq = jnp.sqrt(q2s)
     amps = {}
     for hand, s10 in (("L", -1.0), ("R", 1.0)):
         c910 = c9 + s10 * c10
-        amps["perp", hand] = jnp.sqrt(2.0) * N * jnp.sqrt(lam) * (
-            c910 * ff["V"] / (mB + mV) + 2.0 * mb / q2s * c7 * ff["T1"])
-        amps["par", hand] = -jnp.sqrt(2.0) * N * (mB**2 - mV**2) * (
-            c910 * ff["A1"] / (mB - mV) + 2.0 * mb / q2s * c7 * ff["T2"])
+        amps["perp", hand] = (
+            jnp.sqrt(2.0) * N * jnp.sqrt(lam) * (c910 * ff["V"] / (mB + mV) + 2.0 * mb / q2s * c7 * ff["T1"])
+        )
+        amps["par", hand] = (
+            -jnp.sqrt(2.0) * N * (mB**2 - mV**2) * (c910 * ff["A1"] / (mB - mV) + 2.0 * mb / q2s * c7 * ff["T2"])
+        )
         amps["0", hand] = -8.0 * N * mB * mV / sq * (c910 * ff["A12"] + mb / (mB + mV) * c7 * ff["T23"])
     a_t = 2.0 * N * jnp.sqrt(lam) / sq * c10 * ff["A0"]
     a2 = lambda x: jnp.abs(x) ** 2  # noqa: E731
@@ -379,8 +405,9 @@ def dbr_dq2_BKstarll(q2, m_l, inputs):
     r = 4.0 * m_l**2 / q2s
     trans = sum(a2(amps[x, h]) for x in ("perp", "par") for h in ("L", "R"))
     long_ = a2(amps["0", "L"]) + a2(amps["0", "R"])
-    j1s = (2.0 + beta**2) / 4.0 * trans + r * (re(amps["perp", "L"], amps["perp", "R"])
-                                               + re(amps["par", "L"], amps["par", "R"]))
+    j1s = (2.0 + beta**2) / 4.0 * trans + r * (
+        re(amps["perp", "L"], amps["perp", "R"]) + re(amps["par", "L"], amps["par", "R"])
+    )
     j1c = long_ + r * (a2(a_t) + 2.0 * re(amps["0", "L"], amps["0", "R"]))
     j2s = beta**2 / 4.0 * trans
     j2c = -(beta**2) * long_
@@ -425,4 +452,5 @@ def br_bin_sm(channel: str, q2_lo, q2_hi, m_l, inputs, n: int = DEFAULT_ORDER_BK
 def r_ratio_sm(channel: str, q2_lo, q2_hi, inputs, n: int = DEFAULT_ORDER_BKLL):
     """SM R = BR(mu mu)/BR(e e) in the bin (R_K for "B+->K+", R_K* for "B0->K*0")."""
     return br_bin_sm(channel, q2_lo, q2_hi, inputs.m_mu, inputs, n) / br_bin_sm(
-        channel, q2_lo, q2_hi, inputs.m_e, inputs, n)
+        channel, q2_lo, q2_hi, inputs.m_e, inputs, n
+    )

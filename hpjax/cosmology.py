@@ -39,30 +39,46 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .inputs import Inputs, _parse_inputs
+from .inputs import Inputs, parse_inputs
 from .kinematics import sqrt_pos
-from .quadrature import bw_segments, gauss_legendre
+from .numerics.quadrature import bw_segments, gauss_legendre
 from .widths import gamma_S_to_hadrons, gamma_S_to_leptons
 
 __all__ = [
-    "constants", "g_rho", "g_s", "g_star_half", "hubble", "sin_theta_critical", "sigma_v_estimate",
-    "omega_freeze_out_estimate", "omega_freeze_in_estimate", "k1e", "k2e", "y_eq", "sigma_v_thermal",
-    "solve_yield", "omega_h2", "omega_h2_from_yield", "omega_h2_singlet", "omega_h2_standard_swave",
-    "planck_logpdf", "planck_upper_logpdf",
+    "constants",
+    "g_rho",
+    "g_s",
+    "g_star_half",
+    "hubble",
+    "sin_theta_critical",
+    "sigma_v_estimate",
+    "omega_freeze_out_estimate",
+    "omega_freeze_in_estimate",
+    "k1e",
+    "k2e",
+    "y_eq",
+    "sigma_v_thermal",
+    "solve_yield",
+    "omega_h2",
+    "omega_h2_from_yield",
+    "omega_h2_singlet",
+    "omega_h2_standard_swave",
+    "planck_logpdf",
+    "planck_upper_logpdf",
 ]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def constants() -> dict:
     path = resources.files("hpjax.data").joinpath("cosmology", "constants.toml")
-    return _parse_inputs(tomllib.loads(path.read_text()), "hpjax/data/cosmology/constants.toml")
+    return parse_inputs(tomllib.loads(path.read_text()), "hpjax/data/cosmology/constants.toml")
 
 
 def _c(name):
     return constants()[name].value
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _geff_table():
     text = resources.files("hpjax.data").joinpath("cosmology", "geff_borsanyi2016.txt").read_text()
     t = np.loadtxt(text.splitlines(), comments="#")
@@ -93,6 +109,7 @@ def g_star_half(T):
 
 
 # ---- the paper's estimates --------------------------------------------------------------------
+
 
 def hubble(T, g_star=None, M_Pl=1.2e19):
     """Eq. (26): H = 1.67 sqrt(g_*) T^2/M_Pl [GeV] (g_* from the table unless given; the paper's
@@ -126,7 +143,8 @@ def omega_freeze_in_estimate(y_D=1e-4, sin_theta=1e-3, m_chi=0.1, m_hD=1.0):
 
 # ---- Bessel functions and equilibrium --------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def _bessel_nodes(n=48):
     t, w = gauss_legendre(n)
     return 7.0 * t, 7.0 * w
@@ -165,6 +183,7 @@ def _log_y_eq(x, m_chi, g=2.0):
 
 # ---- thermal average ---------------------------------------------------------------------------
 
+
 def sigma_v_thermal(x, m_chi, m_hD, sin_theta, y_D, inputs: Inputs | None = None, n: int = 24):
     """Gondolo-Gelmini <sigma v> [GeV^-2] of chi chibar -> SM by s-channel h_D and h at x = m/T."""
     inputs = Inputs.default() if inputs is None else inputs
@@ -195,6 +214,7 @@ def sigma_v_thermal(x, m_chi, m_hD, sin_theta, y_D, inputs: Inputs | None = None
 
 # ---- Boltzmann equation ------------------------------------------------------------------------
 
+
 def _lam(x, m_chi, sv):
     T = m_chi / x
     return jnp.sqrt(jnp.pi / 45.0) * _c("M_Pl") * m_chi * g_star_half(T) * sv / x**2
@@ -212,9 +232,17 @@ def solve_yield(sigma_v, m_chi, params, x0: float = 1.0, x1: float = 1000.0, rto
 
     w0 = _log_y_eq(jnp.asarray(x0, dtype=jnp.float64), m_chi)
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), diffrax.Kvaerno5(), t0=x0, t1=x1, dt0=1e-3, y0=w0, args=(m_chi, params),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=1e-6), max_steps=16384,
-        saveat=diffrax.SaveAt(t1=True))
+        diffrax.ODETerm(rhs),
+        diffrax.Kvaerno5(),
+        t0=x0,
+        t1=x1,
+        dt0=1e-3,
+        y0=w0,
+        args=(m_chi, params),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=1e-6),
+        max_steps=16384,
+        saveat=diffrax.SaveAt(t1=True),
+    )
     return jnp.exp(sol.ys[-1])
 
 

@@ -20,8 +20,12 @@ def ckm(inputs):
     s12 = lam
     s23 = A * lam**2
     rho_eta = rb + 1j * eb
-    s13e = A * lam**3 * rho_eta * jnp.sqrt(1.0 - A**2 * lam**4) / (
-        jnp.sqrt(1.0 - lam**2) * (1.0 - A**2 * lam**4 * rho_eta)
+    s13e = (
+        A
+        * lam**3
+        * rho_eta
+        * jnp.sqrt(1.0 - A**2 * lam**4)
+        / (jnp.sqrt(1.0 - lam**2) * (1.0 - A**2 * lam**4 * rho_eta))
     )  # s13 e^{i delta}
     s13 = jnp.abs(s13e)
     c12, c23, c13 = jnp.sqrt(1 - s12**2), jnp.sqrt(1 - s23**2), jnp.sqrt(1 - s13**2)
@@ -38,7 +42,9 @@ def ckm(inputs):
 
 def _c_ij(m_i, v_ti, v_tj, inputs):
     """Eq. (12): c_ij = 3 sqrt(2) G_F m_i m_t^2 V_ti V_tj^* / (16 pi^2 v)."""
-    return 3.0 * jnp.sqrt(2.0) * inputs.G_F * m_i * inputs.m_t**2 * v_ti * jnp.conj(v_tj) / (16.0 * jnp.pi**2 * inputs.v)
+    return (
+        3.0 * jnp.sqrt(2.0) * inputs.G_F * m_i * inputs.m_t**2 * v_ti * jnp.conj(v_tj) / (16.0 * jnp.pi**2 * inputs.v)
+    )
 
 
 def c_bs(inputs):

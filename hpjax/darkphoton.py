@@ -62,7 +62,7 @@ from importlib import resources
 import jax.numpy as jnp
 import numpy as np
 
-from .inputs import Inputs, _parse_inputs
+from .inputs import Inputs, parse_inputs
 from .kinematics import kallen, sqrt_pos
 
 __all__ = [
@@ -106,11 +106,11 @@ _VMD_FILES = {  # grid -> coefficient of the dark photon (Darkcast pars.py/model
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def constants() -> dict:
     """The constants of hpjax/data/darkphoton/constants.toml (name -> InputInfo)."""
     path = resources.files("hpjax.data").joinpath(*_DATA, "constants.toml")
-    return _parse_inputs(tomllib.loads(path.read_text()), "hpjax/data/darkphoton/constants.toml")
+    return parse_inputs(tomllib.loads(path.read_text()), "hpjax/data/darkphoton/constants.toml")
 
 
 def _c(name):
@@ -133,7 +133,7 @@ def load_columns(*parts, ncol=2) -> np.ndarray:
     return arr
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hadronic_r_table() -> tuple[np.ndarray, np.ndarray]:
     """(masses [GeV], R) of the hadronic width: Darkcast VMD sum up to 2 GeV, smoothed PDG R
     above (see module doc). Piecewise linear in between nodes."""
@@ -203,6 +203,7 @@ def ctau(m_AD, eps, inputs: Inputs | None = None):
 
 # ---- kinetic-mixing estimates (eqs. 42, 43) ----------------------------------------------------
 
+
 def eps_1loop(m_AD, v_D):
     """Eq. (42): eps ~ e g_D/(16 pi^2), g_D = m_AD/v_D (masses in GeV)."""
     e = jnp.sqrt(4.0 * jnp.pi * _c("alpha"))
@@ -220,7 +221,7 @@ def eps_3loop(m_AD, v_D, sin_theta, inputs: Inputs | None = None):
 DEFAULT_ORDERS = (6, 8, 8, 8, 8)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def escape_nodes(orders: tuple = DEFAULT_ORDERS):
     """Product-rule nodes and weights over (cos theta_B, cos theta_h, phi_h, cos theta_A, phi_A):
     Gauss-Legendre in the cosines (B with the 3/4 sin^2 weight), midpoint rule in the azimuths.
@@ -305,7 +306,9 @@ def _setup(channel, inputs, orders, radius):
     from .decays import CHANNELS  # local: decays imports models
 
     if channel not in CHANNELS or CHANNELS[channel].transition != "bs":
-        raise ValueError(f"p_escape: channel = {channel!r}; allowed: B channels {[c for c, v in CHANNELS.items() if v.transition == 'bs']}")
+        raise ValueError(
+            f"p_escape: channel = {channel!r}; allowed: B channels {[c for c, v in CHANNELS.items() if v.transition == 'bs']}"
+        )
     ch = CHANNELS[channel]
     det = detector()
     if radius is not None:
@@ -314,8 +317,17 @@ def _setup(channel, inputs, orders, radius):
     return inputs[ch.parent], inputs[ch.daughter], det, nodes
 
 
-def p_escape(m_hD, m_AD, eps, inputs: Inputs | None = None, channel: str = "B+->K+", *,
-             orders: tuple = DEFAULT_ORDERS, radius=None, betagamma=None):
+def p_escape(
+    m_hD,
+    m_AD,
+    eps,
+    inputs: Inputs | None = None,
+    channel: str = "B+->K+",
+    *,
+    orders: tuple = DEFAULT_ORDERS,
+    radius=None,
+    betagamma=None,
+):
     """Probability that both A_D of B -> K h_D(-> A_D A_D) decay outside the Belle II ECL volume
     (two-body decay, h_D of mass m_hD on shell). ``radius`` [m] overrides the barrel radius,
     ``betagamma`` the Upsilon(4S) boost. Smooth in (m_hD, m_AD, eps); 1 below the e+e-
@@ -328,8 +340,18 @@ def p_escape(m_hD, m_AD, eps, inputs: Inputs | None = None, channel: str = "B+->
     m_B, m_K, det, nodes = _setup(channel, inputs, orders, radius)
     bg = _c("betagamma_belle2") if betagamma is None else betagamma
     gA = gamma_total(m_AD, eps, inputs)
-    return _p_escape_q(m_B, m_K, jnp.asarray(m_hD, dtype=jnp.float64), jnp.asarray(m_AD, dtype=jnp.float64), gA,
-                       inputs.hbar_c, nodes, det, bg, _c("m_Upsilon4S"))
+    return _p_escape_q(
+        m_B,
+        m_K,
+        jnp.asarray(m_hD, dtype=jnp.float64),
+        jnp.asarray(m_AD, dtype=jnp.float64),
+        gA,
+        inputs.hbar_c,
+        nodes,
+        det,
+        bg,
+        _c("m_Upsilon4S"),
+    )
 
 
 def visible_fraction(m_hD, m_AD, eps, inputs: Inputs | None = None, channel: str = "B+->K+", **kw):
@@ -338,11 +360,20 @@ def visible_fraction(m_hD, m_AD, eps, inputs: Inputs | None = None, channel: str
     return 1.0 - p_escape(m_hD, m_AD, eps, inputs, channel, **kw)
 
 
-def escape_fraction(model, eps, inputs: Inputs | None = None, channel: str = "B+->K+", *, n: int = 16,
-                    orders: tuple = (4, 6, 6, 6, 6), radius=None, betagamma=None):
+def escape_fraction(
+    model,
+    eps,
+    inputs: Inputs | None = None,
+    channel: str = "B+->K+",
+    *,
+    n: int = 16,
+    orders: tuple = (4, 6, 6, 6, 6),
+    radius=None,
+    betagamma=None,
+):
     """Average of the escape probability over the q^2 spectrum of B -> K + A_D A_D (the
     Breit-Wigner peak of h_D and the off-shell continuum, weights dGamma/dq^2 of
-    :func:`hpjax.decays.three_body_integrand` on the q^2 rule of hpjax.quadrature): the factor
+    :func:`hpjax.decays.three_body_integrand` on the q^2 rule of hpjax.numerics.quadrature): the factor
     multiplying the invisible rate. One model point (use vmap for batches).
 
     >>> import hpjax
@@ -352,7 +383,7 @@ def escape_fraction(model, eps, inputs: Inputs | None = None, channel: str = "B+
     """
     from .decays import three_body_integrand
     from .models import gamma_hD_total
-    from .quadrature import bw_segments
+    from .numerics.quadrature import bw_segments
 
     inputs = Inputs.default() if inputs is None else inputs
     m_B, m_K, det, nodes = _setup(channel, inputs, orders, radius)

@@ -69,8 +69,18 @@ def _escape_grid(m_hD, sin_theta, m_range, eps_range, n):
     return mm, ee, p
 
 
-def draw_fig3(ax=None, *, m_hD: float = 1.0, sin_theta: float = 6e-3, v_D=(10.0, 50.0), p_min: float = 0.9,
-              m_range=(0.01, 10.0), eps_range=(1e-10, 1e-2), n_escape: int = 40, legend: bool = True):
+def draw_fig3(
+    ax=None,
+    *,
+    m_hD: float = 1.0,
+    sin_theta: float = 6e-3,
+    v_D=(10.0, 50.0),
+    p_min: float = 0.9,
+    m_range=(0.01, 10.0),
+    eps_range=(1e-10, 1e-2),
+    n_escape: int = 40,
+    legend: bool = True,
+):
     """Draw Fig. 3 on ``ax`` (new figure if None); returns (fig, ax, labels) with every drawn label."""
     import matplotlib.pyplot as plt
 
@@ -81,8 +91,9 @@ def draw_fig3(ax=None, *, m_hD: float = 1.0, sin_theta: float = 6e-3, v_D=(10.0,
     for f in limit_files("limits"):
         a = read_curve("limits", f)
         upper = a[:, 2] if a.shape[1] > 2 else np.full(len(a), eps_range[1])
-        ax.fill_between(a[:, 0], a[:, 1], upper, where=np.isfinite(a[:, 1]), color="0.75", alpha=0.6, lw=0,
-                        label=label(f))
+        ax.fill_between(
+            a[:, 0], a[:, 1], upper, where=np.isfinite(a[:, 1]), color="0.75", alpha=0.6, lw=0, label=label(f)
+        )
         labels.append(label(f))
     cmap = plt.get_cmap("tab20")
     for i, f in enumerate(limit_files("projections")):
@@ -93,8 +104,10 @@ def draw_fig3(ax=None, *, m_hD: float = 1.0, sin_theta: float = 6e-3, v_D=(10.0,
         labels.append(label(f))
     m = np.geomspace(*m_range, 200)
     for vd, ls in zip(v_D, ("-", "--")):
-        for name, fn in (("1-loop", lambda mm: dp.eps_1loop(mm, vd)),
-                         ("3-loop", lambda mm: dp.eps_3loop(mm, vd, sin_theta))):
+        for name, fn in (
+            ("1-loop", lambda mm: dp.eps_1loop(mm, vd)),
+            ("3-loop", lambda mm: dp.eps_3loop(mm, vd, sin_theta)),
+        ):
             lab = f"eps {name}, v_D = {vd:g} GeV"
             ax.plot(m, np.asarray(fn(jnp.asarray(m))), color="k", ls=ls, lw=1.5, label=lab)
             labels.append(lab)

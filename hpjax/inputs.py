@@ -28,7 +28,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Inputs", "InputInfo", "input_info", "formfactor_sets", "DEFAULT_FORMFACTORS", "RANGES", "range_problem"]
+__all__ = [
+    "Inputs",
+    "InputInfo",
+    "input_info",
+    "formfactor_sets",
+    "DEFAULT_FORMFACTORS",
+    "RANGES",
+    "range_problem",
+    "parse_inputs",
+]
 
 DEFAULT_FORMFACTORS = "table2"
 
@@ -143,7 +152,7 @@ def _read_toml(*parts: str) -> tuple[dict, str]:
         raise ValueError(f"{label}: malformed TOML: {exc}") from exc
 
 
-def _parse_inputs(data: Mapping, label: str) -> dict[str, InputInfo]:
+def parse_inputs(data: Mapping, label: str) -> dict[str, InputInfo]:
     out = {}
     for name, entry in data.items():
         if not isinstance(entry, Mapping):
@@ -175,7 +184,7 @@ def _parse_inputs(data: Mapping, label: str) -> dict[str, InputInfo]:
 @functools.cache
 def _base_info() -> dict[str, InputInfo]:
     data, label = _read_toml("inputs.toml")
-    return _parse_inputs(data, label)
+    return parse_inputs(data, label)
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from .observables import solve_sin_theta
 __all__ = ["paper_numbers", "benchmark_models", "reproduce"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def paper_numbers() -> dict:
     return tomllib.loads(resources.files("hpjax.data").joinpath("paper_numbers.toml").read_text())
 
@@ -58,18 +58,28 @@ def reproduce(inputs: Inputs | None = None) -> list[dict]:
     }
     from . import cosmology, darkphoton  # Sec. III and IV A numbers (issue 14)
 
-    ours.update({
-        "sin_theta_critical": cosmology.sin_theta_critical(1.0, inputs.m_mu, inputs=inputs),
-        "sigma_v_freeze_out": cosmology.sigma_v_estimate(1e-4, 1e-3, 0.1, 1.0, 1.0, inputs)
-        * cosmology.constants()["GeV2_to_cm3_per_s"].value,
-        "tau_AD_eq39": inputs.hbar / (1e-16 * darkphoton.constants()["alpha"].value * 0.1 / 3.0),
-        "eps_1loop": darkphoton.eps_1loop(0.1, 50.0),
-        "eps_3loop": darkphoton.eps_3loop(0.1, 50.0, 1e-3, inputs),
-    })
+    ours.update(
+        {
+            "sin_theta_critical": cosmology.sin_theta_critical(1.0, inputs.m_mu, inputs=inputs),
+            "sigma_v_freeze_out": cosmology.sigma_v_estimate(1e-4, 1e-3, 0.1, 1.0, 1.0, inputs)
+            * cosmology.constants()["GeV2_to_cm3_per_s"].value,
+            "tau_AD_eq39": inputs.hbar / (1e-16 * darkphoton.constants()["alpha"].value * 0.1 / 3.0),
+            "eps_1loop": darkphoton.eps_1loop(0.1, 50.0),
+            "eps_3loop": darkphoton.eps_3loop(0.1, 50.0, 1e-3, inputs),
+        }
+    )
     rows = []
     for name, entry in paper_numbers().items():
         val = float(jnp.asarray(ours[name]))
-        rows.append({"name": name, "equation": entry["equation"], "quantity": entry["quantity"],
-                     "paper": entry["value"], "ours": val, "ratio": val / entry["value"],
-                     "explanation": entry["explanation"]})
+        rows.append(
+            {
+                "name": name,
+                "equation": entry["equation"],
+                "quantity": entry["quantity"],
+                "paper": entry["value"],
+                "ours": val,
+                "ratio": val / entry["value"],
+                "explanation": entry["explanation"],
+            }
+        )
     return rows

@@ -35,7 +35,7 @@ from .decays import KL_CONVENTIONS, PRESCRIPTIONS
 from .inputs import Inputs, formfactor_sets
 from .likelihood.likelihood import BELLE2_FULL_DEFAULTS, SM_NUISANCE, TERM_NAMES, belle2_full_option_problem
 from .likelihood.measurements import list_datasets
-from .likelihood.names import UL_CONVENTIONS
+from .likelihood.names import HIGGS_SCENARIOS, UL_CONVENTIONS
 from .models import MODELS
 
 __all__ = ["SpecError", "FitSpec", "load_spec"]
@@ -68,7 +68,6 @@ _TASK_KEYS = {
     "scan": {"axes": dict, "profile": list, "chunk_size": int, "observables": list},
 }
 _PLOT_KEYS = {"kind": str, "title": str, "formats": list}
-HIGGS_SCENARIOS = ("lhc", "hl_lhc", "ilc", "clic", "fcc_ee")
 
 
 class SpecError(ValueError):

@@ -117,7 +117,10 @@ def ckm(inp):
     s12 = lam
     s23 = A * lam**2
     s13e = (
-        A * lam**3 * rho_eta * math.sqrt(1.0 - A**2 * lam**4)
+        A
+        * lam**3
+        * rho_eta
+        * math.sqrt(1.0 - A**2 * lam**4)
         / (math.sqrt(1.0 - lam**2) * (1.0 - A**2 * lam**4 * rho_eta))
     )  # = s13 e^{+i delta}
     s13 = abs(s13e)
@@ -137,8 +140,14 @@ def ckm(inp):
 def _c_ij(inp, m_i, V_ti, V_tj):
     """Eq. (12): c_ij = 3 sqrt(2) G_F m_i m_t^2 V_ti V_tj^* / (16 pi^2 v)."""
     return (
-        3.0 * math.sqrt(2.0) * inp["G_F"] * m_i * inp["m_t"] ** 2
-        * V_ti * np.conj(V_tj) / (16.0 * math.pi**2 * inp["v"])
+        3.0
+        * math.sqrt(2.0)
+        * inp["G_F"]
+        * m_i
+        * inp["m_t"] ** 2
+        * V_ti
+        * np.conj(V_tj)
+        / (16.0 * math.pi**2 * inp["v"])
     )
 
 
@@ -181,15 +190,21 @@ def _bsz(q2, m_B, m_M, mR, a0, a1, a2):
 def f0_BK(q2, inp):
     """B -> K scalar form factor f_0^{BK}(q2), BSZ eqs. (A6)-(A7) with m_Bp, m_Kp
     and (BK_f0_mR, BK_f0_a0, BK_f0_a1, BK_f0_a2)."""
-    return _bsz(q2, inp["m_Bp"], inp["m_Kp"], inp["BK_f0_mR"],
-                inp["BK_f0_a0"], inp["BK_f0_a1"], inp["BK_f0_a2"])
+    return _bsz(q2, inp["m_Bp"], inp["m_Kp"], inp["BK_f0_mR"], inp["BK_f0_a0"], inp["BK_f0_a1"], inp["BK_f0_a2"])
 
 
 def A0_BKstar(q2, inp):
     """B -> K* form factor A_0(q2), BSZ eqs. (A6)-(A7) with m_B0, m_Kstar0
     and (BKstar_A0_mR, BKstar_A0_a0, BKstar_A0_a1, BKstar_A0_a2)."""
-    return _bsz(q2, inp["m_B0"], inp["m_Kstar0"], inp["BKstar_A0_mR"],
-                inp["BKstar_A0_a0"], inp["BKstar_A0_a1"], inp["BKstar_A0_a2"])
+    return _bsz(
+        q2,
+        inp["m_B0"],
+        inp["m_Kstar0"],
+        inp["BKstar_A0_mR"],
+        inp["BKstar_A0_a0"],
+        inp["BKstar_A0_a1"],
+        inp["BKstar_A0_a2"],
+    )
 
 
 def f0_Kpi(q2, inp):
@@ -279,8 +294,12 @@ def gamma_two_body(channel, m_hD, sin_theta, inp, kl_convention="re"):
 
 def _gamma_two_body_q2(channel, q2, sin_theta, inp, kl_convention="re", db=None):
     mP, _ = channel_masses(channel, inp)
-    return (coupling_squared(channel, inp, kl_convention) * sin_theta**2
-            * _hadronic_factor(channel, q2, inp, db) / (64.0 * math.pi * mP**3))
+    return (
+        coupling_squared(channel, inp, kl_convention)
+        * sin_theta**2
+        * _hadronic_factor(channel, q2, inp, db)
+        / (64.0 * math.pi * mP**3)
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -314,8 +333,7 @@ def gamma_hD_ADAD(m, v_D, m_AD, cos_theta, _da=None):
         return 0.0
     m2 = m * m
     mA2 = m_AD * m_AD
-    return (cos_theta**2 * (m2 * m2 - 4.0 * m2 * mA2 + 12.0 * mA2 * mA2)
-            / (32.0 * math.pi * m * v_D**2) * math.sqrt(b2))
+    return cos_theta**2 * (m2 * m2 - 4.0 * m2 * mA2 + 12.0 * mA2 * mA2) / (32.0 * math.pi * m * v_D**2) * math.sqrt(b2)
 
 
 def gamma_hD_leptons(m, sin_theta, inp):
@@ -349,8 +367,7 @@ def gamma_h_ADAD(v_D, m_AD, sin_theta, inp):
         return 0.0
     m2 = m * m
     mA2 = m_AD * m_AD
-    return (sin_theta**2 * (m2 * m2 - 4.0 * m2 * mA2 + 12.0 * mA2 * mA2)
-            / (32.0 * math.pi * m * v_D**2) * math.sqrt(b2))
+    return sin_theta**2 * (m2 * m2 - 4.0 * m2 * mA2 + 12.0 * mA2 * mA2) / (32.0 * math.pi * m * v_D**2) * math.sqrt(b2)
 
 
 def gamma_h_hDhD(m_hD, v_D, sin_theta, inp):
@@ -361,8 +378,7 @@ def gamma_h_hDhD(m_hD, v_D, sin_theta, inp):
     b2 = _beta2(m, m_hD)
     if b2 <= 0.0:
         return 0.0
-    return (sin_theta**2 * (m * m + 2.0 * m_hD**2) ** 2
-            / (32.0 * math.pi * m * v_D**2) * math.sqrt(b2))
+    return sin_theta**2 * (m * m + 2.0 * m_hD**2) ** 2 / (32.0 * math.pi * m * v_D**2) * math.sqrt(b2)
 
 
 def gamma_invisible(model, mu, coupling, m_dark, cos_theta, _da=None):
@@ -385,8 +401,9 @@ def _cos_from_sin(sin_theta):
     return math.sqrt(max(0.0, 1.0 - sin_theta * sin_theta))
 
 
-def _integrand_parts(channel, model, m_hD, sin_theta, coupling, m_dark,
-                     gamma_hD_total, inp, kl_convention, x, q2, da, db):
+def _integrand_parts(
+    channel, model, m_hD, sin_theta, coupling, m_dark, gamma_hD_total, inp, kl_convention, x, q2, da, db
+):
     """Factorised integrand evaluated from accurately-known pieces:
     x = q2 - m_hD^2, da = q2 - 4 m_dark^2, db = (m_P - m_P')^2 - q2."""
     if da <= 0.0 or db <= 0.0:
@@ -399,8 +416,9 @@ def _integrand_parts(channel, model, m_hD, sin_theta, coupling, m_dark,
     return g2 * (mu * ginv / math.pi) * (prop.real**2 + prop.imag**2)
 
 
-def three_body_integrand(q2, channel, model, m_hD, sin_theta, coupling, m_dark,
-                         gamma_hD_total, inp, kl_convention="re"):
+def three_body_integrand(
+    q2, channel, model, m_hD, sin_theta, coupling, m_dark, gamma_hD_total, inp, kl_convention="re"
+):
     """dGamma/dq2 of P -> P' + (dark pair) through off-shell h_D and h (factorised form):
 
         dGamma/dq2 = Gamma_2(q2) * [ sqrt(q2) Gamma_inv(sqrt(q2)) / pi ]
@@ -409,13 +427,26 @@ def three_body_integrand(q2, channel, model, m_hD, sin_theta, coupling, m_dark,
     see ``gamma_three_body`` for the definitions; zero outside
     (2 m_dark)^2 < q2 < (m_P - m_P')^2."""
     mP, mD = channel_masses(channel, inp)
-    return _integrand_parts(channel, model, m_hD, sin_theta, coupling, m_dark,
-                            gamma_hD_total, inp, kl_convention,
-                            q2 - m_hD**2, q2, q2 - 4.0 * m_dark**2, (mP - mD) ** 2 - q2)
+    return _integrand_parts(
+        channel,
+        model,
+        m_hD,
+        sin_theta,
+        coupling,
+        m_dark,
+        gamma_hD_total,
+        inp,
+        kl_convention,
+        q2 - m_hD**2,
+        q2,
+        q2 - 4.0 * m_dark**2,
+        (mP - mD) ** 2 - q2,
+    )
 
 
-def gamma_three_body(channel, model, m_hD, sin_theta, coupling, m_dark,
-                     gamma_hD_total, inp, kl_convention="re", return_error=False):
+def gamma_three_body(
+    channel, model, m_hD, sin_theta, coupling, m_dark, gamma_hD_total, inp, kl_convention="re", return_error=False
+):
     r"""Three-body width Gamma(P -> P' X X) through off-shell h_D and h,
     X = chi (model "singlet", coupling = y_D, m_dark = m_chi) or
     X = A_D (model "abelian", coupling = v_D, m_dark = m_AD):
@@ -497,8 +528,7 @@ def gamma_three_body(channel, model, m_hD, sin_theta, coupling, m_dark,
     pts = sorted(pts)
     edges = [xa] + pts + [xb]
 
-    args = (channel, model, m_hD, sin_theta, coupling, m_dark, gamma_hD_total, inp,
-            kl_convention)
+    args = (channel, model, m_hD, sin_theta, coupling, m_dark, gamma_hD_total, inp, kl_convention)
 
     def f_plain(x):
         return _integrand_parts(*args, x, m2 + x, x - xa, xb - x)
@@ -523,14 +553,15 @@ def gamma_three_body(channel, model, m_hD, sin_theta, coupling, m_dark,
             if hi <= lo:
                 continue
             if i == 0:
-                val, e = integrate.quad(f_lower, 0.0, math.sqrt(hi - lo), args=(lo,),
-                                        epsabs=0.0, epsrel=1e-12, limit=1000)
+                val, e = integrate.quad(
+                    f_lower, 0.0, math.sqrt(hi - lo), args=(lo,), epsabs=0.0, epsrel=1e-12, limit=1000
+                )
             elif i == n - 1:
-                val, e = integrate.quad(f_upper, 0.0, math.sqrt(hi - lo), args=(hi,),
-                                        epsabs=0.0, epsrel=1e-12, limit=1000)
+                val, e = integrate.quad(
+                    f_upper, 0.0, math.sqrt(hi - lo), args=(hi,), epsabs=0.0, epsrel=1e-12, limit=1000
+                )
             else:
-                val, e = integrate.quad(f_plain, lo, hi,
-                                        epsabs=0.0, epsrel=1e-12, limit=1000)
+                val, e = integrate.quad(f_plain, lo, hi, epsabs=0.0, epsrel=1e-12, limit=1000)
             total += val
             err += e
     if err > 1e-10 * abs(total):
@@ -538,6 +569,7 @@ def gamma_three_body(channel, model, m_hD, sin_theta, coupling, m_dark,
             f"gamma_three_body: quad error estimate {err:.3e} exceeds 1e-10 of the "
             f"result {total:.6e} ({channel}, {model}, m_hD={m_hD}, Gamma_hD={gamma_hD_total})",
             RuntimeWarning,
+            stacklevel=2,
         )
     return (total, err) if return_error else total
 

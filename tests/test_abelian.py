@@ -33,8 +33,13 @@ def _potential(p, v, vD):
         h, s = fields
         HH = (v + h) ** 2 / 2
         PP = (vD + s) ** 2 / 2
-        return (-p["mu_H2"] * HH + p["lambda_H"] * HH**2 - p["mu_S2"] * PP + p["lambda_S"] * PP**2
-                + p["lambda_SH"] * PP * HH)
+        return (
+            -p["mu_H2"] * HH
+            + p["lambda_H"] * HH**2
+            - p["mu_S2"] * PP
+            + p["lambda_S"] * PP**2
+            + p["lambda_SH"] * PP * HH
+        )
 
     return V
 
@@ -51,8 +56,12 @@ def test_exact_map_reproduces_the_masses(inputs, point):
     p = {k: float(x) for k, x in lagrangian_parameters(model, inputs, exact=True).items()}
     M2 = _mass_matrix(p, v, vD)
     # the Hessian is the textbook mass matrix [[2 lH v^2, lSH v vD], [lSH v vD, 2 lS vD^2]]
-    np.testing.assert_allclose(M2, [[2 * p["lambda_H"] * v**2, p["lambda_SH"] * v * vD],
-                                    [p["lambda_SH"] * v * vD, 2 * p["lambda_S"] * vD**2]], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        M2,
+        [[2 * p["lambda_H"] * v**2, p["lambda_SH"] * v * vD], [p["lambda_SH"] * v * vD, 2 * p["lambda_S"] * vD**2]],
+        rtol=1e-12,
+        atol=1e-9,
+    )
     w, U = np.linalg.eigh(M2)
     np.testing.assert_allclose(np.sort(w), np.sort([m_h**2, m_hD**2]), rtol=1e-12)
     # mixing angle from the eigenvectors (basis (H, S)): the h_D eigenvector's H component is
@@ -110,7 +119,8 @@ def test_mu_parameters_satisfy_minimisation(inputs, point, exact):
     # (B2), (B3) literally
     assert -p["mu_H2"] + p["lambda_H"] * v**2 + 0.5 * p["lambda_SH"] * vD**2 == pytest.approx(0, abs=1e-12 * p["mu_H2"])
     assert -p["mu_S2"] + p["lambda_S"] * vD**2 + 0.5 * p["lambda_SH"] * v**2 == pytest.approx(
-        0, abs=1e-12 * abs(p["mu_S2"]) + 1e-12)
+        0, abs=1e-12 * abs(p["mu_S2"]) + 1e-12
+    )
     det = p["lambda_H"] * p["lambda_S"] - 0.25 * p["lambda_SH"] ** 2
     if abs(det) > 1e-9 * p["lambda_H"] * p["lambda_S"]:
         assert (p["lambda_S"] * p["mu_H2"] - 0.5 * p["lambda_SH"] * p["mu_S2"]) / det == pytest.approx(v**2, rel=1e-8)

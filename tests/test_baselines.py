@@ -21,18 +21,37 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.baselines._common import (INV_OBS, NUISANCES_POSTERIOR, PROD_OBS, TERMS_ALL,  # noqa: E402
-                                          TERMS_POSTERIOR, default_inputs, nuisance_prior)
+from benchmarks.baselines._common import (  # noqa: E402
+    INV_OBS,
+    NUISANCES_POSTERIOR,
+    PROD_OBS,
+    TERMS_ALL,
+    TERMS_POSTERIOR,
+    default_inputs,
+    nuisance_prior,
+)
 from benchmarks.baselines.numpy_gl import PaperLikelihoodGL  # noqa: E402
 from benchmarks.baselines.scipy_quad import PaperLikelihoodQuad  # noqa: E402
 
 TOL = 1e-6
 # (m_hD [GeV], sin theta): below m_K - m_pi, between, just below and above m_B - m_K (4.78 GeV),
 # above m_B - m_K* (4.38 GeV) and far above every endpoint
-POINTS = [(0.05, 1e-4), (0.3, 5e-4), (1.0, 6e-3), (2.5, 3e-3), (4.26, 6e-3), (4.7, 1e-2),
-          (4.8, 6e-3), (5.5, 2e-2), (12.0, 3e-2)]
-OBSERVABLES = sorted(set(INV_OBS.values()) | set(PROD_OBS.values()) |
-                     {"BR(h->inv)", "BR(hD->inv)", "BR(hD->mumu)", "Gamma(hD)", "tau(hD)"})
+POINTS = [
+    (0.05, 1e-4),
+    (0.3, 5e-4),
+    (1.0, 6e-3),
+    (2.5, 3e-3),
+    (4.26, 6e-3),
+    (4.7, 1e-2),
+    (4.8, 6e-3),
+    (5.5, 2e-2),
+    (12.0, 3e-2),
+]
+OBSERVABLES = sorted(
+    set(INV_OBS.values())
+    | set(PROD_OBS.values())
+    | {"BR(h->inv)", "BR(hD->inv)", "BR(hD->mumu)", "Gamma(hD)", "tau(hD)"}
+)
 
 
 def rel(x, ref):
@@ -55,7 +74,8 @@ def hp(points):
     lik = hpjax.Likelihood(model, dataset="paper", terms=list(TERMS_ALL))
     br = jax.jit(jax.vmap(lambda m, s: lik.breakdown({"m_hD": m, "sin_theta": s})))(jnp.asarray(m), jnp.asarray(s))
     obs = jax.jit(lambda m, s: hpjax.predict(hpjax.SingletHiggsPortal(m, s, 1.0, 0.0), observables=OBSERVABLES))(
-        jnp.asarray(m), jnp.asarray(s))
+        jnp.asarray(m), jnp.asarray(s)
+    )
     return {k: np.asarray(v) for k, v in obs.items()}, {k: np.asarray(v) for k, v in br.items()}
 
 

@@ -76,8 +76,9 @@ def test_template_normalisation_and_maps(b2):
         assert np.allclose(b2.maps[key].sum(1), np.asarray(b2.sm_nominal[rows]), atol=4e-5)
     # the efficiency applied to the template spectrum returns the nominals (sentinel column aside)
     sentinel = np.concatenate([b2.maps[k][:, 0] for k in ("ita_sr", "ita_cr", "hta")])
-    assert np.allclose(np.asarray(b2.np_yields(jnp.asarray(b2.template_bins))) + sentinel,
-                       np.asarray(b2.sm_nominal), atol=4e-5)
+    assert np.allclose(
+        np.asarray(b2.np_yields(jnp.asarray(b2.template_bins))) + sentinel, np.asarray(b2.sm_nominal), atol=4e-5
+    )
 
 
 def test_soft_bins_conserve_and_are_smooth():
@@ -175,8 +176,14 @@ def test_profile_matches_an_independent_optimiser(b2, profile6):
         return float(v), np.asarray(g, dtype=float)
 
     lo, hi = (np.asarray(x) for x in b2.nuisance_bounds)
-    res = minimize(fun, np.asarray(b2.nuisance_init), jac=True, method="L-BFGS-B", bounds=list(zip(lo, hi)),
-                   options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
+    res = minimize(
+        fun,
+        np.asarray(b2.nuisance_init),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=list(zip(lo, hi)),
+        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10},
+    )
     theirs = -res.fun
     assert float(dec[0]) < 1e-6
     assert float(ours[0]) >= theirs - 1e-7  # at least as good as scipy's optimum ...
@@ -186,8 +193,15 @@ def test_profile_matches_an_independent_optimiser(b2, profile6):
 def test_profile_steps_converge(b2, profile6):
     """6 steps from the packaged start reach the 30-step maximum to < 1e-4 in ln L for hypotheses
     from no signal to mu = 10 and for two-body signals (6 is the default of the scans)."""
-    ys = jnp.stack([0.0 * b2.sm_nominal, 2.0 * b2.sm_nominal, 9.0 * b2.sm_nominal,
-                    b2.two_body_yields(2.1, 9e-6), b2.two_body_yields(1.0, 2e-5)])
+    ys = jnp.stack(
+        [
+            0.0 * b2.sm_nominal,
+            2.0 * b2.sm_nominal,
+            9.0 * b2.sm_nominal,
+            b2.two_body_yields(2.1, 9e-6),
+            b2.two_body_yields(1.0, 2e-5),
+        ]
+    )
     rounds, _ = _iterate(profile6, ys, b2, 5)
     l6, l30 = rounds[0][0], rounds[-1][0]
     assert np.all(np.diff(np.stack([r[0] for r in rounds]), axis=0) >= -1e-9)  # monotone
@@ -215,8 +229,7 @@ def test_two_body_reinterpretation(b2):
 @pytest.fixture(scope="session")
 def lik_full():
     m = hpjax.SingletHiggsPortal(2.0, 4e-3, 1.0, 0.0)
-    return hpjax.Likelihood(m, terms=["belle2_full"], nuisances=["BR(B+->K+nunu)_SM"],
-                            belle2_full={"steps": 10})
+    return hpjax.Likelihood(m, terms=["belle2_full"], nuisances=["BR(B+->K+nunu)_SM"], belle2_full={"steps": 10})
 
 
 @pytest.fixture(scope="session")
@@ -285,9 +298,11 @@ def test_belle2_full_figure_content(tmp_path):
     M, S = np.meshgrid(m, s, indexing="ij")
     logl = -0.5 * ((np.log(M / 2.1) / 0.08) ** 2 + ((S - 4.3e-3) / 6e-4) ** 2)
     br = 1.87e-5 * (S / 6e-3) ** 2
-    ds = xr.Dataset({"logL_belle2_full": (("m_hD", "sin_theta"), logl),
-                     "obs_BR(B+->K+inv)": (("m_hD", "sin_theta"), br)},
-                    coords={"m_hD": m, "sin_theta": s}, attrs={"identity": json.dumps({"dataset": "paper"})})
+    ds = xr.Dataset(
+        {"logL_belle2_full": (("m_hD", "sin_theta"), logl), "obs_BR(B+->K+inv)": (("m_hD", "sin_theta"), br)},
+        coords={"m_hD": m, "sin_theta": s},
+        attrs={"identity": json.dumps({"dataset": "paper"})},
+    )
     out = draw("belle2_full", ds, tmp_path / "b2", formats=("png",))
     assert (tmp_path / "b2.png").stat().st_size > 10_000
     assert abs(np.log(out["best_m_hD"] / 2.1)) < 0.1 and abs(out["best_sin_theta"] / 4.3e-3 - 1) < 0.1

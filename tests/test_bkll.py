@@ -38,14 +38,27 @@ CHANNELS = ("B+->K+", "B0->K*0")
 BINS = ((0.1, 1.1), (1.1, 6.0))  # LHCb R_K, R_K* bins (arXiv:2212.09152)
 
 # flavio SM <dBR/dq2> [GeV^-2] per bin (smelli v2.4.0 listing, see module docstring)
-FLAVIO_DBR_BKMUMU = {(1.1, 2.0): 3.5255788247413956e-08, (2.0, 3.0): 3.509527157810387e-08,
-                     (3.0, 4.0): 3.490846814670739e-08, (4.0, 5.0): 3.468941796090319e-08,
-                     (5.0, 6.0): 3.4428921725000085e-08, (0.0, 2.0): 3.420026319955653e-08}
-FLAVIO_DBR_BKSTARMUMU = {(1.1, 2.5): 4.649683561540263e-08, (2.5, 4.0): 4.477957674029772e-08,
-                         (4.0, 6.0): 5.0024246765850203e-08, (0.0, 2.0): 8.1592803739156e-08}
+FLAVIO_DBR_BKMUMU = {
+    (1.1, 2.0): 3.5255788247413956e-08,
+    (2.0, 3.0): 3.509527157810387e-08,
+    (3.0, 4.0): 3.490846814670739e-08,
+    (4.0, 5.0): 3.468941796090319e-08,
+    (5.0, 6.0): 3.4428921725000085e-08,
+    (0.0, 2.0): 3.420026319955653e-08,
+}
+FLAVIO_DBR_BKSTARMUMU = {
+    (1.1, 2.5): 4.649683561540263e-08,
+    (2.5, 4.0): 4.477957674029772e-08,
+    (4.0, 6.0): 5.0024246765850203e-08,
+    (0.0, 2.0): 8.1592803739156e-08,
+}
 # flavio SM <Rmue> (likelihood_lfu_fcnc listing)
-FLAVIO_R = {("B+->K+", 0.1, 1.1): 0.9932401905878341, ("B+->K+", 1.1, 6.0): 1.0007707321646429,
-            ("B0->K*0", 0.1, 1.1): 0.9832469434780632, ("B0->K*0", 1.1, 6.0): 0.9964543907069227}
+FLAVIO_R = {
+    ("B+->K+", 0.1, 1.1): 0.9932401905878341,
+    ("B+->K+", 1.1, 6.0): 1.0007707321646429,
+    ("B0->K*0", 0.1, 1.1): 0.9832469434780632,
+    ("B0->K*0", 1.1, 6.0): 0.9964543907069227,
+}
 FLAVIO_R_BPKSTARP_0045_6 = 0.9721534153452408  # <Rmue>(B+->K*ll), q2 in [0.045, 6]
 
 
@@ -67,8 +80,12 @@ def br():
 @pytest.fixture(scope="module")
 def table(inp, br):
     """BR for both channels, both leptons, both R_K bins."""
-    return {(ch, lep, lo, hi): float(br(ch, lo, hi, inp[lep], inp))
-            for ch in CHANNELS for lep in ("m_mu", "m_e") for lo, hi in BINS}
+    return {
+        (ch, lep, lo, hi): float(br(ch, lo, hi, inp[lep], inp))
+        for ch in CHANNELS
+        for lep in ("m_mu", "m_e")
+        for lo, hi in BINS
+    }
 
 
 # -- published SM predictions --------------------------------------------------------------------------
@@ -125,12 +142,14 @@ def test_low_bin_muon_mass_effect(inp, table, br):
     rk = table["B+->K+", "m_mu", 0.1, 1.1] / table["B+->K+", "m_e", 0.1, 1.1]
     rks = table["B0->K*0", "m_mu", 0.1, 1.1] / table["B0->K*0", "m_e", 0.1, 1.1]
     assert rks < rk < 1.0
-    r = {hi: float(br("B0->K*0", 0.045, hi, inp.m_mu, inp) / br("B0->K*0", 0.045, hi, inp.m_e, inp))
-         for hi in (1.1, 6.0)}
+    r = {
+        hi: float(br("B0->K*0", 0.045, hi, inp.m_mu, inp) / br("B0->K*0", 0.045, hi, inp.m_e, inp)) for hi in (1.1, 6.0)
+    }
     assert 0.85 < r[1.1] < 0.95
     assert r[6.0] == pytest.approx(FLAVIO_R_BPKSTARP_0045_6, abs=0.01)
-    assert float(jax.jit(r_ratio_sm, static_argnums=0)("B+->K+", 1.1, 6.0, inp)) == pytest.approx(table["B+->K+", "m_mu", 1.1, 6.0]
-                                                                       / table["B+->K+", "m_e", 1.1, 6.0], rel=1e-12)
+    assert float(jax.jit(r_ratio_sm, static_argnums=0)("B+->K+", 1.1, 6.0, inp)) == pytest.approx(
+        table["B+->K+", "m_mu", 1.1, 6.0] / table["B+->K+", "m_e", 1.1, 6.0], rel=1e-12
+    )
 
 
 def test_threshold_and_endpoint(inp, br):
@@ -138,8 +157,9 @@ def test_threshold_and_endpoint(inp, br):
     thr = float(4 * inp.m_mu**2)
     for ch in CHANNELS:
         assert float(br(ch, 0.0, 0.04, inp.m_mu, inp)) == 0.0
-        assert float(br(ch, 0.0, 30.0, inp.m_mu, inp)) == pytest.approx(float(br(ch, thr, 30.0, inp.m_mu, inp)),
-                                                                        rel=1e-12)
+        assert float(br(ch, 0.0, 30.0, inp.m_mu, inp)) == pytest.approx(
+            float(br(ch, thr, 30.0, inp.m_mu, inp)), rel=1e-12
+        )
     q2 = jnp.array([0.01, 0.0446, 23.0, 30.0])  # 4 m_mu^2 = 0.04466
     both = jax.jit(lambda q: (dbr_dq2_BKll(q, inp.m_mu, inp), dbr_dq2_BKstarll(q, inp.m_mu, inp)))(q2)
     assert all(np.all(np.asarray(v) == 0.0) for v in both)
@@ -156,8 +176,15 @@ def test_massless_BK_closed_form(inp):
     FV = c9_eff(q2, x) + 2 * inp.m_b / (mB + mK) * c7_eff(x) * fT / fp
     V = ckm(inp)
     lam = (mB**2 - mK**2 - q2) ** 2 - 4 * mK**2 * q2
-    rate = (inp.G_F**2 * x.bkll_alpha_em**2 * jnp.abs(V[2, 2] * V[2, 1]) ** 2 * lam**1.5 * fp**2
-            * (jnp.abs(FV) ** 2 + x.bkll_C10**2) / (1536 * math.pi**5 * mB**3))
+    rate = (
+        inp.G_F**2
+        * x.bkll_alpha_em**2
+        * jnp.abs(V[2, 2] * V[2, 1]) ** 2
+        * lam**1.5
+        * fp**2
+        * (jnp.abs(FV) ** 2 + x.bkll_C10**2)
+        / (1536 * math.pi**5 * mB**3)
+    )
     np.testing.assert_allclose(dbr_dq2_BKll(q2, 0.0, inp), rate * inp.tau_Bp / inp.hbar, rtol=1e-12)
 
 
@@ -236,8 +263,9 @@ def test_jit_grad_vmap(inp):
 
     @jax.jit
     def spectra(q2):
-        return [jax.vmap(jax.value_and_grad(lambda q: fn(q, inp.m_mu, inp)))(q2)
-                for fn in (dbr_dq2_BKll, dbr_dq2_BKstarll)]
+        return [
+            jax.vmap(jax.value_and_grad(lambda q: fn(q, inp.m_mu, inp)))(q2) for fn in (dbr_dq2_BKll, dbr_dq2_BKstarll)
+        ]
 
     for v, dq in spectra(q2):
         assert np.all(np.asarray(v) > 0) and np.all(np.isfinite(np.asarray(dq)))

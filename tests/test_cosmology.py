@@ -39,8 +39,12 @@ def test_sigma_v_eq28(inputs):
     assert b == pytest.approx(4.0e-46, rel=0.01)
     assert b * 0.1 == pytest.approx(4e-47, rel=0.01)
     base = c.sigma_v_estimate(1e-4, 1e-3, 0.1, 1.0, 0.1, inputs)
-    for args, ratio in [((2e-4, 1e-3, 0.1, 1.0, 0.1), 4.0), ((1e-4, 3e-3, 0.1, 1.0, 0.1), 9.0),
-                        ((1e-4, 1e-3, 0.2, 1.0, 0.1), 4.0), ((1e-4, 1e-3, 0.1, 2.0, 0.1), 1 / 16)]:
+    for args, ratio in [
+        ((2e-4, 1e-3, 0.1, 1.0, 0.1), 4.0),
+        ((1e-4, 3e-3, 0.1, 1.0, 0.1), 9.0),
+        ((1e-4, 1e-3, 0.2, 1.0, 0.1), 4.0),
+        ((1e-4, 1e-3, 0.1, 2.0, 0.1), 1 / 16),
+    ]:
         assert float(c.sigma_v_estimate(*args, inputs) / base) == pytest.approx(ratio, rel=1e-13)
 
 

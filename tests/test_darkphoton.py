@@ -187,7 +187,9 @@ def test_p_escape_limits_monotonicity_gradient(inputs):
     h = 1e-4
     fd = (dp.p_escape(1.0 + h, 0.1, 1e-6, inputs) - dp.p_escape(1.0 - h, 0.1, 1e-6, inputs)) / (2 * h)
     assert float(g[0]) == pytest.approx(float(fd), rel=1e-5)
-    assert float(dp.visible_fraction(1.0, 0.1, 1e-6, inputs)) == pytest.approx(1 - float(dp.p_escape(1.0, 0.1, 1e-6, inputs)))
+    assert float(dp.visible_fraction(1.0, 0.1, 1e-6, inputs)) == pytest.approx(
+        1 - float(dp.p_escape(1.0, 0.1, 1e-6, inputs))
+    )
 
 
 def test_escape_fraction_on_shell_equals_p_escape(inputs):

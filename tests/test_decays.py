@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import reference_scipy as ref
 
 import hpjax
-import reference_scipy as ref
 from hpjax.decays import CHANNELS, endpoint, gamma_invisible, gamma_three_body, gamma_two_body
 from hpjax.models import gamma_hD_invisible, gamma_hD_total
 
@@ -106,10 +106,13 @@ def test_narrow_width_limit(inputs, channel):
         assert abs(ratio - 1) < 15 * gtot / m + 1e-6, (model, ratio, gtot / m)
 
 
-@pytest.mark.parametrize("models", [
-    [hpjax.SingletHiggsPortal(1.0, SIN, y, M_DARK) for y in (0.3, 0.03)],
-    [hpjax.DarkAbelianHiggs(1.0, SIN, v, M_DARK) for v in (10.0, 100.0)],
-])
+@pytest.mark.parametrize(
+    "models",
+    [
+        [hpjax.SingletHiggsPortal(1.0, SIN, y, M_DARK) for y in (0.3, 0.03)],
+        [hpjax.DarkAbelianHiggs(1.0, SIN, v, M_DARK) for v in (10.0, 100.0)],
+    ],
+)
 def test_narrow_width_limit_is_approached_linearly(inputs, models):
     """The deviation from the two-body rate shrinks in proportion to Gamma/m (here by 100)."""
     devs = []
@@ -136,7 +139,8 @@ def test_paper_prescription_is_two_body_below_endpoint(inputs):
     assert float(paper) == pytest.approx(float(gamma_two_body("B+->K+", 1.0, SIN, inputs) * br), rel=1e-14)
     above = model.replace(m_hD=6.0)
     assert float(gamma_invisible("B+->K+", above, inputs, prescription="paper")) == float(
-        gamma_three_body("B+->K+", above, inputs))
+        gamma_three_body("B+->K+", above, inputs)
+    )
 
 
 def test_paper_prescription_differs_within_a_width_of_the_endpoint(inputs):

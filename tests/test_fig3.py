@@ -15,8 +15,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def test_every_file_is_drawn_with_its_label():
     spec = fig3.load_spec(ROOT / "fits" / "fig3.toml")
-    fig, ax, labels = fig3.draw_fig3(n_escape=12, **{k: tuple(v) if isinstance(v, list) else v
-                                                     for k, v in spec["fig3"].items() if k != "n_escape"})
+    fig, ax, labels = fig3.draw_fig3(
+        n_escape=12, **{k: tuple(v) if isinstance(v, list) else v for k, v in spec["fig3"].items() if k != "n_escape"}
+    )
     legend = {t.get_text() for t in ax.get_legend().get_texts()}
     names = fig3.limit_files("limits") + fig3.limit_files("projections")
     assert len(names) == 46 + 26

@@ -185,11 +185,6 @@ def _pole_width(cls, p):
     return np.asarray(p["m_hD"]) * np.asarray(hpjax.predict(model, INP, observables=["Gamma(hD)"])["Gamma(hD)"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="likelihood lfu term: arctan((hi - m^2)/G) has a NaN gradient for "
-    "G = m_hD Gamma_hD < 1e-150 GeV^2; fix: frac = hpjax.kinematics.bw_fraction(lo, hi, m^2, G)",
-)
 def test_lfu_gradient_tiny_width():
     p = {"m_hD": 1.715575796645108e-115, "sin_theta": 3.157584691712562e-08, "y_D": 0.5021941768104007, "m_chi": 0.0}
     lik = Likelihood(

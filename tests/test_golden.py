@@ -11,9 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from golden.golden_points import DATASETS, MODEL_KINDS, N_BELLE2_FULL, N_POINTS, PRESCRIPTIONS, points
 
 import hpjax
-from golden.golden_points import DATASETS, MODEL_KINDS, N_BELLE2_FULL, N_POINTS, PRESCRIPTIONS, points
 
 GOLDEN = np.load(pathlib.Path(__file__).resolve().parent / "golden" / "golden.npz")
 CLASSES = {"singlet": hpjax.SingletHiggsPortal, "dark_abelian": hpjax.DarkAbelianHiggs}
@@ -36,8 +36,10 @@ def test_golden_observables_and_terms(kind, presc):
     cls = CLASSES[kind]
     pts = points(kind, N_POINTS)
     model0 = cls(**{k: float(v[0]) for k, v in pts.items()})
-    liks = {ds: hpjax.Likelihood(model0, dataset=ds, terms=list(TERMS), free=cls.PARAMS, prescription=presc)
-            for ds in DATASETS}
+    liks = {
+        ds: hpjax.Likelihood(model0, dataset=ds, terms=list(TERMS), free=cls.PARAMS, prescription=presc)
+        for ds in DATASETS
+    }
 
     @jax.jit
     @jax.vmap

@@ -135,9 +135,9 @@ def grad_data(inputs):
         shifts = np.concatenate([P[:nfd] + s * h[:, None] * T[:nfd] for s in (1.0, -1.0, 0.5, -0.5)])
         vpts = _vmap_points(cls, inputs)
         vals = np.asarray(jax.jit(jax.vmap(f))(np.concatenate([shifts, vpts])))
-        fd = vals[:len(shifts)]
-        d1 = (fd[:nfd] - fd[nfd:2 * nfd]) / (2 * h[:, None])
-        d2 = (fd[2 * nfd:3 * nfd] - fd[3 * nfd:]) / h[:, None]
+        fd = vals[: len(shifts)]
+        d1 = (fd[:nfd] - fd[nfd : 2 * nfd]) / (2 * h[:, None])
+        d2 = (fd[2 * nfd : 3 * nfd] - fd[3 * nfd :]) / h[:, None]
 
         single = jax.jit(f)
         loop = np.array([np.asarray(single(jnp.asarray(p))) for p in vpts])
@@ -153,10 +153,21 @@ def grad_data(inputs):
         rev_grad = np.array([np.asarray(rev(jnp.asarray(p), jnp.asarray(w))) for p, w in zip(allp, weights)])
 
         out[cls] = dict(
-            npt=len(base), nthr=len(thr), on_kink=on_kink, x=x.reshape(len(base), NPAR), allp=allp, prim=prim, tan=tan,
+            npt=len(base),
+            nthr=len(thr),
+            on_kink=on_kink,
+            x=x.reshape(len(base), NPAR),
+            allp=allp,
+            prim=prim,
+            tan=tan,
             fd=((4 * d2 - d1) / 3).reshape(len(base), NPAR, -1),
-            weights=weights, rev=rev_grad, rev_fn=rev, single=single,
-            vpts=vpts, vmap=vals[len(shifts):], loop=loop,
+            weights=weights,
+            rev=rev_grad,
+            rev_fn=rev,
+            single=single,
+            vpts=vpts,
+            vmap=vals[len(shifts) :],
+            loop=loop,
         )
     return out
 
@@ -166,7 +177,7 @@ def test_points_cover_the_advertised_regions(inputs):
     piecewise-linear hadronic-width table (a kink would spoil the finite difference)."""
     e = {ch: float(endpoint(ch, inputs)) for ch in CHANNELS}
     nodes, _ = hadronic_width_table()
-    for cls, pts in POINTS.items():
+    for _cls, pts in POINTS.items():
         ms = [p[0] for p in pts]
         assert any(m < e["K+->pi+"] for m in ms)  # K two-body
         assert any(e["K+->pi+"] < m < e["B0->K*0"] for m in ms)  # B two-body, K three-body
@@ -188,8 +199,12 @@ def test_forward_gradient_matches_finite_difference(grad_data, cls):
             # ~1e-13 relative, which a 1e-5 step turns into ~1e-8 |f/x|
             floor = 1e-8 * np.abs(f0[i]) / abs(x[i, k])
             bad = np.abs(tan[i, k] - fd[i, k]) > 1e-6 * np.abs(fd[i, k]) + floor
-            assert not np.any(bad), (cls.__name__, d["allp"][i][:4], k,
-                                     [(NAMES[j], tan[i, k, j], fd[i, k, j]) for j in np.nonzero(bad)[0]])
+            assert not np.any(bad), (
+                cls.__name__,
+                d["allp"][i][:4],
+                k,
+                [(NAMES[j], tan[i, k, j], fd[i, k, j]) for j in np.nonzero(bad)[0]],
+            )
             sizeable += int(np.sum(np.abs(fd[i, k]) > 1e3 * floor))
     # not vacuous: most derivatives are well above the noise floor
     assert sizeable > 0.4 * npt * NPAR * len(NAMES)
@@ -241,7 +256,9 @@ def test_gradients_finite_at_thresholds(grad_data, cls):
     thr = slice(d["npt"], d["npt"] + d["nthr"])
     assert np.all(np.isfinite(d["prim"][thr])), "observable not finite at a threshold"
     bad = ~np.isfinite(d["tan"][thr])
-    assert not np.any(bad), [(tuple(d["allp"][d["npt"] + i][:4]), k, NAMES[j]) for i, k, j in zip(*np.nonzero(bad))][:10]
+    assert not np.any(bad), [(tuple(d["allp"][d["npt"] + i][:4]), k, NAMES[j]) for i, k, j in zip(*np.nonzero(bad))][
+        :10
+    ]
     assert np.all(np.isfinite(d["rev"][thr]))
 
 
@@ -250,7 +267,7 @@ def test_threshold_points_are_at_the_thresholds(grad_data, inputs):
     its endpoint and h_D -> mu mu opens at 2 m_mu (values from the jvp batch)."""
     for cls in CLASSES:
         d = grad_data[cls]
-        pts, vals = d["allp"][d["npt"]:], d["prim"][d["npt"]:]
+        pts, vals = d["allp"][d["npt"] :], d["prim"][d["npt"] :]
         for ch in CHANNELS:
             e = float(endpoint(ch, inputs))
             at = np.nonzero(np.abs(pts[:, 0] - e) <= 1.5e-9)[0]

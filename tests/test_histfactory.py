@@ -70,15 +70,21 @@ def _points(hf, n, seed=0):
 def test_parameters_match_pyhf(ref):
     model, data, hf, idx, _ = ref
     cfg = model.config
-    names = [n for p in cfg.par_order if p != cfg.poi_name
-             for n in ([p] if cfg.param_set(p).n_parameters == 1 else
-                       [f"{p}[{i}]" for i in range(cfg.param_set(p).n_parameters)])]
+    names = [
+        n
+        for p in cfg.par_order
+        if p != cfg.poi_name
+        for n in (
+            [p] if cfg.param_set(p).n_parameters == 1 else [f"{p}[{i}]" for i in range(cfg.param_set(p).n_parameters)]
+        )
+    ]
     assert hf.nuisance_names == names
     bounds = np.asarray(cfg.suggested_bounds())[idx]
     assert np.array_equal(hf.bounds[0], bounds[:, 0]) and np.array_equal(hf.bounds[1], bounds[:, 1])
-    assert np.array_equal(hf.center, data[cfg.nmaindata:])  # auxdata: 0 (alphas), 1 (gammas)
-    sig = np.concatenate([np.atleast_1d(getattr(cfg.param_set(p), "sigmas", [1.0])) for p in cfg.par_order
-                          if p != cfg.poi_name])
+    assert np.array_equal(hf.center, data[cfg.nmaindata :])  # auxdata: 0 (alphas), 1 (gammas)
+    sig = np.concatenate(
+        [np.atleast_1d(getattr(cfg.param_set(p), "sigmas", [1.0])) for p in cfg.par_order if p != cfg.poi_name]
+    )
     assert np.allclose(hf.sigma, sig, rtol=1e-14, atol=0)
     assert np.array_equal(hf.observed, data[: cfg.nmaindata])
 
@@ -156,7 +162,7 @@ def test_structured_solve_equals_dense_solve():
     J = np.zeros((m, nd + ns + k))
     J[:, :nd] = rng.normal(size=(m, nd))
     J[rows, nd + np.arange(ns)] = rng.normal(size=ns)
-    J[:, nd + ns:] = rng.normal(size=(m, k))
+    J[:, nd + ns :] = rng.normal(size=(m, k))
     d = np.concatenate([rng.uniform(0.5, 3.0, nd + ns), np.zeros(k)])
     w = np.concatenate([rng.uniform(0.1, 2.0, m - 1), [0.0]])  # a bin with n = 0
     g = rng.normal(size=nd + ns + k)
@@ -179,10 +185,11 @@ def test_lean_profile_equals_pyhf_profile(backends):
     """The profiled ln L (6 Gauss-Newton steps) of both backends agree to 1e-6 from no signal to
     large two-body signals (the full 2000-point (m_hD, sin theta) grid is in benchmarks/run.py)."""
     lean, ref_b = backends
-    ys = jnp.stack([0.0 * lean.sm_nominal, 3.0 * lean.sm_nominal, lean.two_body_yields(2.1, 9e-6),
-                    lean.two_body_yields(0.5, 3e-5)])
+    ys = jnp.stack(
+        [0.0 * lean.sm_nominal, 3.0 * lean.sm_nominal, lean.two_body_yields(2.1, 9e-6), lean.two_body_yields(0.5, 3e-5)]
+    )
     f = lambda b: jax.jit(jax.vmap(lambda y: b.profile(y, 0.9, steps=6)))(ys)  # noqa: E731
-    (l1, z1, d1), (l2, z2, d2) = f(lean), f(ref_b)
+    (l1, z1, d1), (l2, z2, _d2) = f(lean), f(ref_b)
     assert np.allclose(l1, l2, rtol=0, atol=1e-6)
     assert np.allclose(z1, z2, atol=1e-4)
     assert float(jnp.max(d1)) < 1e-2  # 6 steps from the packaged start: close to the optimum

@@ -15,16 +15,18 @@ import pytest
 from scipy.stats import norm
 
 from hpjax.inference.hypotest import (
+    global_significance,
     gross_vitells,
     histfactory_likelihood,
     hypotest,
     local_p0,
     significance,
-    test_statistic as tstat,
     uncorrelated_background,
     upcrossings,
     upper_limit,
-    global_significance,
+)
+from hpjax.inference.hypotest import (
+    test_statistic as tstat,
 )
 
 jax.config.update("jax_enable_x64", True)
@@ -64,8 +66,9 @@ def test_simple_logpdf_equals_pyhf(simple, pyhf_simple):
 def test_hypotest_qtilde_asymptotic_equals_pyhf(simple, pyhf_simple):
     pyhf, m, d = pyhf_simple
     for mu in (0.5, 1.0, 2.0):
-        cls, (clsb, clb), exp = pyhf.infer.hypotest(mu, d, m, test_stat="qtilde", return_tail_probs=True,
-                                                    return_expected_set=True)
+        cls, (clsb, clb), exp = pyhf.infer.hypotest(
+            mu, d, m, test_stat="qtilde", return_tail_probs=True, return_expected_set=True
+        )
         r = hypotest(simple, {"mu": mu})
         assert float(r["CLs"]) == pytest.approx(float(cls), rel=1e-4)
         assert float(r["CLsb"]) == pytest.approx(float(clsb), rel=1e-4)
@@ -124,7 +127,9 @@ def test_coverage_of_the_cls_limit():
     s, b, db = jnp.array([6.0, 4.0]), jnp.array([20.0, 15.0]), jnp.array([2.0, 1.5])
     base = uncorrelated_background(s, b, db, b)
     toys = base.toys(jax.random.PRNGKey(7), jnp.asarray(1.0), 400, data=base.expected(1.0, jnp.ones(2)))
-    lim = jax.jit(jax.vmap(lambda d: upper_limit(base.with_data(d), scan=jnp.linspace(0.25, 8.0, 16), iters=20)["observed"]))
+    lim = jax.jit(
+        jax.vmap(lambda d: upper_limit(base.with_data(d), scan=jnp.linspace(0.25, 8.0, 16), iters=20)["observed"])
+    )
     ul = np.asarray(lim(toys))
     assert np.all(np.isfinite(ul))
     cover = np.mean(ul >= 1.0)
@@ -151,8 +156,7 @@ def test_look_elsewhere():
     masses = jnp.linspace(0.5, 9.5, 19)
     loc = local_p0(q0_fn, obs, masses)
     assert int(jnp.argmax(loc["Z"])) in range(7, 10)
-    g = global_significance(q0_fn, lambda k: lik0.sample(k, 0.0, jnp.ones(10)), obs, masses, n_toys=1000,
-                            batch=500)
+    g = global_significance(q0_fn, lambda k: lik0.sample(k, 0.0, jnp.ones(10)), obs, masses, n_toys=1000, batch=500)
     assert float(g["p_global"]) > float(loc["p0"].min())
     p, err, gv = float(g["p_global"]), float(g["p_global_error"]), float(g["p_gross_vitells"])
     assert p - 3 * err < gv < 2.5 * p + 3 * err  # an upper bound, of the right size at Z_local ~ 3

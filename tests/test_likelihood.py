@@ -42,6 +42,7 @@ def _at(lik, **kw):
 
 # ---- Belle II ------------------------------------------------------------------------------
 
+
 def test_belle2_two_sigma_band_matches_paper(singlet, inputs):
     """Delta chi2 = 4 along sin(theta) at m_hD = 1 GeV gives the edges of the paper's band,
     sin(theta) at BR_NP = 0.5e-5 and 3.3e-5 (eq. 5: (1.9 +- 0.7)e-5, 2 sigma)."""
@@ -67,6 +68,7 @@ def test_belle2_two_sigma_band_matches_paper(singlet, inputs):
 
 
 # ---- the paper's bounds with the hard-step convention (Figs. 1 and 4) ----------------------
+
 
 def test_kstar_bound_eq23(step_paper):
     s = upper_bound(step_paper, step_paper.initial_params(), "belle_kstar")
@@ -126,6 +128,7 @@ def test_fig4_higgs_invisible(v_D, excluded):
 
 # ---- conventions against scipy.stats ------------------------------------------------------
 
+
 @pytest.mark.parametrize("limit,cl", [(1.8e-5, 0.90), (0.13, 0.95), (3.0e-9, 0.90)])
 def test_half_normal_against_scipy(limit, cl):
     sigma = sigma_from_limit(limit, cl)
@@ -142,8 +145,9 @@ def test_poisson_counts_against_scipy():
 
     def marginal(s):
         f = lambda b: stats.norm.pdf(b, b0, m.background_std) * stats.poisson.pmf(int(m.counts_total), s + b)  # noqa: E731
-        return integrate.quad(f, max(0.0, b0 - 12 * m.background_std), b0 + 12 * m.background_std, epsabs=0,
-                              epsrel=1e-10)[0]
+        return integrate.quad(
+            f, max(0.0, b0 - 12 * m.background_std), b0 + 12 * m.background_std, epsabs=0, epsrel=1e-10
+        )[0]
 
     for x in (0.0, 0.5e-5, 1.8e-5, 4e-5):
         want = math.log(marginal(pc.k * x)) - math.log(marginal(0.0))
@@ -169,6 +173,7 @@ def test_limit_table_interpolation_never_extrapolates():
 
 
 # ---- differentiability -------------------------------------------------------------------
+
 
 def test_term_gradients_match_finite_differences(smooth_paper):
     lik = smooth_paper
@@ -208,8 +213,9 @@ def test_vmap_equals_loop(smooth_paper):
     np.testing.assert_allclose(np.asarray(vals), loop, rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("bad", [{"sin_theta": 2.0}, {"sin_theta": -1.5}, {"m_hD": -1.0}, {"m_hD": 0.0},
-                                 {"sin_theta": float("nan")}])
+@pytest.mark.parametrize(
+    "bad", [{"sin_theta": 2.0}, {"sin_theta": -1.5}, {"m_hD": -1.0}, {"m_hD": 0.0}, {"sin_theta": float("nan")}]
+)
 def test_outside_domain_is_minus_inf_without_nan(smooth_paper, bad):
     lik = smooth_paper
     p = _at(lik, **bad)
@@ -239,6 +245,7 @@ def test_correlated_form_factor_constraint(singlet, inputs):
 
 
 # ---- errors --------------------------------------------------------------------------------
+
 
 def test_errors_name_the_valid_choices(singlet):
     with pytest.raises(ValueError, match="valid terms"):
@@ -275,6 +282,6 @@ def test_lfu_excludes_small_yukawa_fig2():
 def test_lfu_standard_model_rates():
     """The SM R ratios used by the term are 1 up to lepton-mass effects (hpjax.bkll)."""
     lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["lfu"])
-    for _, lo, hi, r_sm, ee in lik.term("lfu").sm_bins:
+    for _, _lo, _hi, r_sm, ee in lik.term("lfu").sm_bins:
         assert 0.97 < r_sm < 1.01
         assert 1e-8 < ee < 1e-6

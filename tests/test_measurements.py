@@ -40,12 +40,24 @@ def _close(a, b, rel=1e-12):
 
 def test_measurement_list_is_complete():
     required = {
-        "belle2_2023_BpKnunu_combined", "belle2_2023_BpKnunu_hadronic_tag", "belle2_2023_BpKnunu_inclusive_tag",
-        "sm_2023_BpKnunu_BauseGisbertHiller", "belle_2017_B0Kstar0nunu_SL", "koto_2018_KLpi0nunu",
-        "koto_2018_KLpi0X_mass", "na62_2021_KpiX_2016_18data_OLDGRID", "na62_2025_KpiX",
-        "na62_2021_KpiX_pi0region", "e949_2009_KpiX", "lhc_hinv_paper_TableI",
-        "hllhc_hinv_projection_paper_TableI", "ilc_hinv_projection", "clic_hinv_projection",
-        "fccee_hinv_projection", "atlas_2023_hinv_combination", "cms_2023_hinv_combination",
+        "belle2_2023_BpKnunu_combined",
+        "belle2_2023_BpKnunu_hadronic_tag",
+        "belle2_2023_BpKnunu_inclusive_tag",
+        "sm_2023_BpKnunu_BauseGisbertHiller",
+        "belle_2017_B0Kstar0nunu_SL",
+        "koto_2018_KLpi0nunu",
+        "koto_2018_KLpi0X_mass",
+        "na62_2021_KpiX_2016_18data_OLDGRID",
+        "na62_2025_KpiX",
+        "na62_2021_KpiX_pi0region",
+        "e949_2009_KpiX",
+        "lhc_hinv_paper_TableI",
+        "hllhc_hinv_projection_paper_TableI",
+        "ilc_hinv_projection",
+        "clic_hinv_projection",
+        "fccee_hinv_projection",
+        "atlas_2023_hinv_combination",
+        "cms_2023_hinv_combination",
         "lhcb_2022_RK_RKstar",
     }
     assert required <= set(ALL), required - set(ALL)
@@ -207,7 +219,7 @@ def test_tables_sorted_positive_in_range(name):
 
 def test_table_spot_values():
     n25 = load_measurement("na62_2025_KpiX")
-    assert n25.values[0, 0] == 10 ** -10.478691240018982
+    assert n25.values[0, 0] == 10**-10.478691240018982
     assert n25.masses[1] == 0.0011313131313131313
     assert np.isnan(n25.values[n25.masses.searchsorted(0.13), :]).all()  # pi0 gap
     pi0 = load_measurement("na62_2021_KpiX_pi0region")
@@ -323,32 +335,74 @@ MALFORMED = [
     ("unknown_key", GOOD_LIMIT + "limt = 1.0\n", None, "limt", "bad.toml"),
     ("bad_arxiv", _replace(GOOD_LIMIT, '"1810.09655"', '"arXiv 1810"'), None, "arxiv", "bad.toml"),
     ("toml_syntax", GOOD_LIMIT + "limit = = 3\n", None, "TOML syntax", "bad.toml"),
-    ("gauss_negative_error",
-     _replace(_replace(GOOD_LIMIT, 'kind = "upper_limit"', 'kind = "gaussian"'),
-              "limit = 3.0e-9\ncl = 0.90", "value = 1.0\nerror_up = -0.1\nerror_down = 0.1"),
-     None, "error_up", "bad.toml"),
+    (
+        "gauss_negative_error",
+        _replace(
+            _replace(GOOD_LIMIT, 'kind = "upper_limit"', 'kind = "gaussian"'),
+            "limit = 3.0e-9\ncl = 0.90",
+            "value = 1.0\nerror_up = -0.1\nerror_down = 0.1",
+        ),
+        None,
+        "error_up",
+        "bad.toml",
+    ),
     ("table_missing", GOOD_TABLE, {}, "table", "bad.toml"),
     ("table_nan_not_allowed", GOOD_TABLE, {"t.csv": "m,br\n0.0,1e-9\n0.1,nan\n"}, "br", "t.csv"),
     ("table_unsorted_mass", GOOD_TABLE, {"t.csv": "m,br\n0.0,1e-9\n0.2,2e-9\n0.1,3e-9\n"}, "m", "t.csv"),
     ("table_duplicate_mass", GOOD_TABLE, {"t.csv": "m,br\n0.0,1e-9\n0.1,2e-9\n0.1,3e-9\n"}, "m", "t.csv"),
     ("table_negative_value", GOOD_TABLE, {"t.csv": "m,br\n0.0,1e-9\n0.1,-2e-9\n"}, "br", "t.csv"),
-    ("table_missing_column", _replace(GOOD_TABLE, 'value_column = "br"', 'value_column = "BR"'),
-     {"t.csv": GOOD_CSV}, "value_column", "bad.toml"),
-    ("table_mass_out_of_range", _replace(GOOD_TABLE, "[0.0, 0.3]", "[0.0, 0.15]"),
-     {"t.csv": GOOD_CSV}, "mass_range", "bad.toml"),
+    (
+        "table_missing_column",
+        _replace(GOOD_TABLE, 'value_column = "br"', 'value_column = "BR"'),
+        {"t.csv": GOOD_CSV},
+        "value_column",
+        "bad.toml",
+    ),
+    (
+        "table_mass_out_of_range",
+        _replace(GOOD_TABLE, "[0.0, 0.3]", "[0.0, 0.15]"),
+        {"t.csv": GOOD_CSV},
+        "mass_range",
+        "bad.toml",
+    ),
     ("table_bad_row", GOOD_TABLE, {"t.csv": "m,br\n0.0,1e-9\n0.1,abc\n"}, "line 3", "t.csv"),
-    ("grid_unsorted_mass", GOOD_GRID, {"g.csv": "m,lt,lbr\n0.1,2.0,-9\n0.0,2.0,-9\n0.1,4.0,-9\n0.0,4.0,-9\n"},
-     "m", "g.csv"),
-    ("grid_incomplete", GOOD_GRID, {"g.csv": "m,lt,lbr\n0.0,2.0,-9\n0.1,2.0,-9\n0.0,4.0,-9\n0.2,4.0,-9\n"},
-     "m", "g.csv"),
-    ("grid_unsorted_lifetime", GOOD_GRID, {"g.csv": "m,lt,lbr\n0.0,4.0,-9\n0.1,4.0,-9\n0.0,2.0,-9\n0.1,2.0,-9\n"},
-     "lt", "g.csv"),
+    (
+        "grid_unsorted_mass",
+        GOOD_GRID,
+        {"g.csv": "m,lt,lbr\n0.1,2.0,-9\n0.0,2.0,-9\n0.1,4.0,-9\n0.0,4.0,-9\n"},
+        "m",
+        "g.csv",
+    ),
+    (
+        "grid_incomplete",
+        GOOD_GRID,
+        {"g.csv": "m,lt,lbr\n0.0,2.0,-9\n0.1,2.0,-9\n0.0,4.0,-9\n0.2,4.0,-9\n"},
+        "m",
+        "g.csv",
+    ),
+    (
+        "grid_unsorted_lifetime",
+        GOOD_GRID,
+        {"g.csv": "m,lt,lbr\n0.0,4.0,-9\n0.1,4.0,-9\n0.0,2.0,-9\n0.1,2.0,-9\n"},
+        "lt",
+        "g.csv",
+    ),
     ("grid_nan_mass", GOOD_GRID, {"g.csv": "m,lt,lbr\nnan,2.0,-9\n0.1,2.0,-9\n"}, "m", "g.csv"),
-    ("grid_lifetime_out_of_range", _replace(GOOD_GRID, "[1.0e-10, 1.0e-8]", "[1.0e-10, 1.0e-9]"),
-     {"g.csv": GOOD_GRID_CSV}, "stable_lifetime", "bad.toml"),
+    (
+        "grid_lifetime_out_of_range",
+        _replace(GOOD_GRID, "[1.0e-10, 1.0e-8]", "[1.0e-10, 1.0e-9]"),
+        {"g.csv": GOOD_GRID_CSV},
+        "stable_lifetime",
+        "bad.toml",
+    ),
     ("grid_br_above_one", GOOD_GRID, {"g.csv": "m,lt,lbr\n0.0,2.0,0.5\n0.1,2.0,-9\n"}, "lbr", "g.csv"),
-    ("grid_bad_unit", _replace(GOOD_GRID, 'lifetime_unit = "ps"', 'lifetime_unit = "fs"'),
-     {"g.csv": GOOD_GRID_CSV}, "lifetime_unit", "bad.toml"),
+    (
+        "grid_bad_unit",
+        _replace(GOOD_GRID, 'lifetime_unit = "ps"', 'lifetime_unit = "fs"'),
+        {"g.csv": GOOD_GRID_CSV},
+        "lifetime_unit",
+        "bad.toml",
+    ),
 ]
 
 
@@ -375,7 +429,8 @@ def test_lifetime_range_checked(tmp_path):
 def test_correlation_checked(tmp_path):
     text = (DATA / "measurements" / "lhcb_2022_RK_RKstar.toml").read_text()
     bad = text.replace('name = "lhcb_2022_RK_RKstar"', 'name = "bad"').replace(
-        "[1.000, 0.015, -0.017, 0.005]", "[1.000, 0.515, -0.017, 0.005]")
+        "[1.000, 0.015, -0.017, 0.005]", "[1.000, 0.515, -0.017, 0.005]"
+    )
     root = _root(tmp_path, bad.replace("{", "{{").replace("}", "}}"))
     with pytest.raises(ValueError, match=r"bad\.toml.*correlation.*symmetric"):
         load_measurement("bad", directory=root)
@@ -446,8 +501,23 @@ def test_package_imports_no_jax_and_only_the_name_lists():
             elif isinstance(node, ast.ImportFrom):
                 imported.add((node.module or "").split(".")[0])
         assert "jax" not in imported and "hpjax" not in imported, path.name
-        assert imported <= {"__future__", "functools", "math", "re", "tomllib", "dataclasses", "importlib",
-                            "pathlib", "types", "typing", "numpy"} | own, (path.name, imported)
+        assert (
+            imported
+            <= {
+                "__future__",
+                "functools",
+                "math",
+                "re",
+                "tomllib",
+                "dataclasses",
+                "importlib",
+                "pathlib",
+                "types",
+                "typing",
+                "numpy",
+            }
+            | own
+        ), (path.name, imported)
         assert "/" + "work/shared" not in path.read_text()
 
 

@@ -87,12 +87,14 @@ def quad_results():
     G = jnp.array([_MG(p, r)[1] for p, r in CASES])
     out = {}
     for n in ORDERS:
+
         @jax.jit
         def run(M, G, n=n):
             def one(M_, G_):
                 x, w = bw_quadrature(A, B, M_, G_, n)
                 root = jnp.sqrt(jnp.maximum(B - x, 0.0)) * jnp.sqrt(jnp.maximum(x - A, 0.0))
                 return x, w, jnp.sum(w), jnp.sum(w * root)
+
             return jax.vmap(one)(M, G)
 
         out[n] = tuple(np.asarray(a) for a in run(M, G))
@@ -181,8 +183,14 @@ def test_tan_reduced_matches_numpy_and_its_derivative():
     from hpjax.numerics.quadrature import tan_reduced
 
     rng = np.random.default_rng(7)
-    x = np.concatenate([rng.uniform(0.0, np.pi, 200_000), np.linspace(0.0, np.pi, 10_001),
-                        np.pi / 2 + np.array([-1e-6, -1e-10, 1e-10, 1e-6]), [1e-300, 1e-12, 0.3, np.pi]])
+    x = np.concatenate(
+        [
+            rng.uniform(0.0, np.pi, 200_000),
+            np.linspace(0.0, np.pi, 10_001),
+            np.pi / 2 + np.array([-1e-6, -1e-10, 1e-10, 1e-6]),
+            [1e-300, 1e-12, 0.3, np.pi],
+        ]
+    )
     t = np.asarray(jax.jit(tan_reduced)(x))
     ref = np.tan(x)
     assert np.max(np.abs(t - ref) / np.maximum(np.abs(ref), 1e-300)) < 2e-15

@@ -37,8 +37,15 @@ class TwoSidedLimit:
         self.name, self.measurement = name, measurement
         self.observables = (measurement.observable,)
         self.measurements = (measurement.name,)
-        self.nuisances = (T.NuisanceGroup(("eps",), np.array([1.0]), np.array([[0.01]]), np.array([1.0]),
-                                          lambda x: -0.5 * ((x[0] - 1.0) / 0.1) ** 2),)
+        self.nuisances = (
+            T.NuisanceGroup(
+                ("eps",),
+                np.array([1.0]),
+                np.array([[0.01]]),
+                np.array([1.0]),
+                lambda x: -0.5 * ((x[0] - 1.0) / 0.1) ** 2,
+            ),
+        )
 
     @classmethod
     def from_measurement(cls, m, setup):

@@ -8,9 +8,9 @@ from importlib import resources
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import reference_scipy as ref
 
 import hpjax
-import reference_scipy as ref
 from hpjax.models import gamma_hD_total, gamma_hD_visible
 from hpjax.observables import gamma_h_invisible
 from hpjax.widths import (
@@ -64,8 +64,11 @@ def test_h_widths_nonnegative_finite_and_zero_beyond_threshold(inputs):
     md = jnp.asarray(np.concatenate([m_h * FRAC_OPEN, m_h * FRAC_CLOSED]))
     n_open = len(FRAC_OPEN) - 1  # the last open point sits on the threshold
     for s in (0.0, 6e-3, -0.3, 1.0):
-        for g in (gamma_h_to_chichi(1.3, md, s, inputs), gamma_h_to_ADAD(20.0, md, s, inputs),
-                  gamma_h_to_hDhD(md, 20.0, s, inputs)):
+        for g in (
+            gamma_h_to_chichi(1.3, md, s, inputs),
+            gamma_h_to_ADAD(20.0, md, s, inputs),
+            gamma_h_to_hDhD(md, 20.0, s, inputs),
+        ):
             g = np.asarray(g)
             assert np.all(np.isfinite(g)) and np.all(g >= 0)
             assert np.all(g[n_open:] == 0.0)
@@ -98,6 +101,7 @@ def test_sm_and_total_widths_nonnegative_finite(inputs):
 
 
 # ---- agreement with the scipy reference --------------------------------------------------------
+
 
 def _rel(a, b):
     return abs(a / b - 1) if b != 0 else abs(a)
@@ -149,16 +153,21 @@ def test_models_use_the_reference_invisible_widths(inputs, inp_dict):
     sing = hpjax.SingletHiggsPortal(2.0, s, 0.7, 0.3)
     ab = hpjax.DarkAbelianHiggs(2.0, s, 20.0, 0.3)
     assert float(hpjax.models.gamma_hD_invisible(sing)) == pytest.approx(
-        ref.gamma_hD_chichi(2.0, 0.7, 0.3, c), rel=1e-12, abs=0)
+        ref.gamma_hD_chichi(2.0, 0.7, 0.3, c), rel=1e-12, abs=0
+    )
     assert float(hpjax.models.gamma_hD_invisible(ab)) == pytest.approx(
-        ref.gamma_hD_ADAD(2.0, 20.0, 0.3, c), rel=1e-12, abs=0)
+        ref.gamma_hD_ADAD(2.0, 20.0, 0.3, c), rel=1e-12, abs=0
+    )
     assert float(gamma_h_invisible(sing, inputs)) == pytest.approx(
-        ref.gamma_h_chichi(0.7, 0.3, s, inp_dict), rel=1e-12, abs=0)
+        ref.gamma_h_chichi(0.7, 0.3, s, inp_dict), rel=1e-12, abs=0
+    )
     assert float(gamma_h_invisible(ab, inputs)) == pytest.approx(
-        ref.gamma_h_ADAD(20.0, 0.3, s, inp_dict) + ref.gamma_h_hDhD(2.0, 20.0, s, inp_dict), rel=1e-12, abs=0)
+        ref.gamma_h_ADAD(20.0, 0.3, s, inp_dict) + ref.gamma_h_hDhD(2.0, 20.0, s, inp_dict), rel=1e-12, abs=0
+    )
 
 
 # ---- corrected eqs. (46)-(48) ------------------------------------------------------------------
+
 
 def test_goldstone_equivalence_pins_eq48(inputs):
     """Gamma(h -> h_D h_D) / Gamma(h -> A_D A_D) -> 1 as m_hD, m_AD -> 0 (the longitudinal A_D is
@@ -174,7 +183,8 @@ def test_goldstone_equivalence_pins_eq48(inputs):
     # and the overall normalisation: m -> 0 gives sin^2 m_h^3 / (32 pi v_D^2)
     m_h = float(inputs.m_h)
     assert float(gamma_h_to_hDhD(0.0, 20.0, 0.01, inputs)) == pytest.approx(
-        1e-4 * m_h**3 / (32 * math.pi * 400.0), rel=1e-14, abs=0)
+        1e-4 * m_h**3 / (32 * math.pi * 400.0), rel=1e-14, abs=0
+    )
 
 
 def test_eq46_polynomial_has_plus_12_and_cos2(inputs):
@@ -196,19 +206,22 @@ def test_eq46_polynomial_has_plus_12_and_cos2(inputs):
     # eq. (47): the same polynomial for h, with sin^2 instead of cos^2
     m_h = float(inputs.m_h)
     gh = np.asarray(gamma_h_to_ADAD(v_D, jnp.asarray(m_h * np.sqrt(x)), 0.1, inputs))
-    np.testing.assert_allclose(gh / (0.01 * m_h**3 * beta / (32 * math.pi * v_D**2)), 1 - 4 * x + 12 * x**2,
-                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(
+        gh / (0.01 * m_h**3 * beta / (32 * math.pi * v_D**2)), 1 - 4 * x + 12 * x**2, rtol=1e-12, atol=0
+    )
 
 
 def test_eq18_normalisation():
     """Eq. (18): y_D^2 cos^2 m beta^3 / (8 pi)."""
     m, y, mc, c = 3.0, 0.4, 0.9, 0.95
     beta = math.sqrt(1 - 4 * mc**2 / m**2)
-    assert float(gamma_S_to_chichi(m, y, mc, c)) == pytest.approx(y**2 * c**2 * m * beta**3 / (8 * math.pi),
-                                                                  rel=1e-14, abs=0)
+    assert float(gamma_S_to_chichi(m, y, mc, c)) == pytest.approx(
+        y**2 * c**2 * m * beta**3 / (8 * math.pi), rel=1e-14, abs=0
+    )
 
 
 # ---- hadronic width and the muon branching ratio against the shipped tables --------------------
+
 
 def test_hadronic_width_matches_winkler(inputs):
     """FORESEE hadronic width (hpjax) vs Winkler's dispersive pi pi + K K (both at unit mixing, GeV).
@@ -227,8 +240,9 @@ def test_hadronic_width_matches_winkler(inputs):
     assert np.max(np.abs(r[~low] - 1)) < 0.15
     assert np.trapezoid(ours, m) / np.trapezoid(winkler, m) == pytest.approx(1.0, abs=0.03)
     # sin^2 scaling
-    assert float(gamma_S_to_hadrons(0.6, 0.01, inputs)) == pytest.approx(1e-4 * float(
-        gamma_S_to_hadrons(0.6, 1.0, inputs)), rel=1e-14, abs=0)
+    assert float(gamma_S_to_hadrons(0.6, 0.01, inputs)) == pytest.approx(
+        1e-4 * float(gamma_S_to_hadrons(0.6, 1.0, inputs)), rel=1e-14, abs=0
+    )
 
 
 def test_muon_branching_ratio_matches_foresee(inputs):
@@ -238,8 +252,9 @@ def test_muon_branching_ratio_matches_foresee(inputs):
     br = _table("foresee_br/mu_mu.txt")
     m = np.linspace(0.3, 2.0, 1701)
     mj = jnp.asarray(m)
-    ours = np.asarray(gamma_S_to_muons(mj, 1.0, inputs)
-                      / (gamma_S_to_leptons(mj, 1.0, inputs) + gamma_S_to_hadrons(mj, 1.0, inputs)))
+    ours = np.asarray(
+        gamma_S_to_muons(mj, 1.0, inputs) / (gamma_S_to_leptons(mj, 1.0, inputs) + gamma_S_to_hadrons(mj, 1.0, inputs))
+    )
     r = ours / np.interp(m, br[:, 0], br[:, 1])
     f0 = (m > 0.95) & (m < 1.05)
     assert np.max(np.abs(r[~f0] - 1)) < 0.05
@@ -253,6 +268,7 @@ def test_muon_branching_ratio_matches_foresee(inputs):
 
 
 # ---- eqs. (20)-(21) ----------------------------------------------------------------------------
+
 
 def test_br_h_invisible_reproduces_eq21(inputs):
     """Eq. (21) inverts eq. (19) with Gamma_inv dropped from the denominator of eq. (20):
@@ -272,5 +288,6 @@ def test_br_h_invisible_reproduces_eq21(inputs):
     assert got == pytest.approx(0.13 / 1.13, rel=2e-4)  # "0.13/(1+0.13)-ish": the cos^2 is 1e-4
     assert got != pytest.approx(0.13 / 1.13, rel=1e-5, abs=0)  # ... and it is there
     # eq. (20) itself
-    assert float(br_h_invisible(g_inv, s, inputs)) == pytest.approx(g_inv / ((1 - s * s) * Gamma_h + g_inv),
-                                                                     rel=1e-15, abs=0)
+    assert float(br_h_invisible(g_inv, s, inputs)) == pytest.approx(
+        g_inv / ((1 - s * s) * Gamma_h + g_inv), rel=1e-15, abs=0
+    )

@@ -34,16 +34,31 @@ CHANNELS = {
     "K+->pi+": ("m_Kp", "m_pip", "tau_Kp", "Kpi"),
     "KL->pi0": ("m_K0", "m_pi0", "tau_KL", "Kpi"),
 }
-INV_OBS = {"B+->K+": "BR(B+->K+inv)", "B0->K*0": "BR(B0->K*0inv)", "K+->pi+": "BR(K+->pi+inv)",
-           "KL->pi0": "BR(KL->pi0inv)"}
-PROD_OBS = {"B+->K+": "BR(B+->K+hD)", "B0->K*0": "BR(B0->K*0hD)", "K+->pi+": "BR(K+->pi+hD)",
-            "KL->pi0": "BR(KL->pi0hD)"}
+INV_OBS = {
+    "B+->K+": "BR(B+->K+inv)",
+    "B0->K*0": "BR(B0->K*0inv)",
+    "K+->pi+": "BR(K+->pi+inv)",
+    "KL->pi0": "BR(KL->pi0inv)",
+}
+PROD_OBS = {
+    "B+->K+": "BR(B+->K+hD)",
+    "B0->K*0": "BR(B0->K*0hD)",
+    "K+->pi+": "BR(K+->pi+hD)",
+    "KL->pi0": "BR(KL->pi0hD)",
+}
 TERMS_ALL = ("belle2", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu")
 #: the terms of fits/singlet_posterior.toml
 TERMS_POSTERIOR = ("belle2", "belle_kstar", "na62", "koto", "higgs_invisible")
 #: nuisances of fits/singlet_posterior.toml
-NUISANCES_POSTERIOR = ("BR(B+->K+nunu)_SM", "BK_f0_a0", "BK_f0_a1", "BK_f0_a2", "BKstar_A0_a0",
-                       "BKstar_A0_a1", "BKstar_A0_a2")
+NUISANCES_POSTERIOR = (
+    "BR(B+->K+nunu)_SM",
+    "BK_f0_a0",
+    "BK_f0_a1",
+    "BK_f0_a2",
+    "BKstar_A0_a0",
+    "BKstar_A0_a1",
+    "BKstar_A0_a2",
+)
 SM_NUISANCE = "BR(B+->K+nunu)_SM"
 
 
@@ -142,11 +157,21 @@ def load_paper_data(inputs: dict | None = None) -> PaperData:
     rows = _lfu_sm_rows(lf, inputs)
     err = np.asarray(lf.errors, dtype=float)
     return PaperData(
-        belle2_value=b2.value, belle2_up=b2.error_up, belle2_down=b2.error_down,
-        sm_value=sm.value, sm_up=sm.error_up, sm_down=sm.error_down,
-        sigma_kstar=ks.limit / _z(ks.cl), sigma_koto=ko.limit / _z(ko.cl), sigma_hinv=hi.limit / _z(hi.cl),
-        z_na62=_z(na.cl), na62=NumpyLimitTable(na.masses, na.values, na.lifetimes),
-        lfu_rows=rows, lfu_values=np.asarray(lf.values, dtype=float), lfu_up=err[:, 0], lfu_down=err[:, 1],
+        belle2_value=b2.value,
+        belle2_up=b2.error_up,
+        belle2_down=b2.error_down,
+        sm_value=sm.value,
+        sm_up=sm.error_up,
+        sm_down=sm.error_down,
+        sigma_kstar=ks.limit / _z(ks.cl),
+        sigma_koto=ko.limit / _z(ko.cl),
+        sigma_hinv=hi.limit / _z(hi.cl),
+        z_na62=_z(na.cl),
+        na62=NumpyLimitTable(na.masses, na.values, na.lifetimes),
+        lfu_rows=rows,
+        lfu_values=np.asarray(lf.values, dtype=float),
+        lfu_up=err[:, 0],
+        lfu_down=err[:, 1],
         lfu_corr_inv=np.linalg.inv(np.asarray(lf.correlation, dtype=float)),
     )
 

@@ -43,8 +43,10 @@ def _read_spec(path=SPEC):
     spec = tomllib.loads(pathlib.Path(path).read_text())
     lk = spec["likelihood"]
     if tuple(lk["terms"]) != TERMS_POSTERIOR or tuple(lk["nuisances"]) != NUISANCES_POSTERIOR:
-        raise ValueError(f"{path}: terms/nuisances changed ({lk['terms']}, {lk['nuisances']}); update "
-                         f"benchmarks/baselines/_common.py")
+        raise ValueError(
+            f"{path}: terms/nuisances changed ({lk['terms']}, {lk['nuisances']}); update "
+            f"benchmarks/baselines/_common.py"
+        )
     if lk.get("dataset", "paper") != "paper" or lk.get("formfactors", "table2") != "table2":
         raise ValueError(f"{path}: the baseline implements the paper dataset with table2 form factors")
     params = spec["model"]["parameters"]
@@ -155,5 +157,9 @@ def run_emcee(nwalkers: int = 32, nsteps: int = 300, burn: int | None = None, se
     sampler.run_mcmc(p0, nsteps, progress=False)
     wall = time.perf_counter() - t0
     chain = sampler.get_chain()[burn:]  # (steps, walkers, ndim)
-    return (post.physical(np.swapaxes(chain, 0, 1)), wall, nwalkers * nsteps,
-            float(np.mean(sampler.acceptance_fraction)))
+    return (
+        post.physical(np.swapaxes(chain, 0, 1)),
+        wall,
+        nwalkers * nsteps,
+        float(np.mean(sampler.acceptance_fraction)),
+    )

@@ -18,8 +18,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (CHANNELS, INV_OBS, M_CHI, PROD_OBS, TERMS_ALL, Y_D, default_inputs, hadronic_table,
-                      load_paper_data, term_logpdfs)
+from ._common import (
+    CHANNELS,
+    INV_OBS,
+    M_CHI,
+    PROD_OBS,
+    TERMS_ALL,
+    Y_D,
+    default_inputs,
+    hadronic_table,
+    load_paper_data,
+    term_logpdfs,
+)
 
 __all__ = ["PaperLikelihoodGL", "bw_quadrature"]
 
@@ -90,8 +100,16 @@ class PaperLikelihoodGL:
     included, as hpjax's ``constraints=False``).
     """
 
-    def __init__(self, y_D: float = Y_D, m_chi: float = M_CHI, terms=TERMS_ALL, prescription: str = "unified",
-                 n: int = 32, K: float = 30.0, chunk: int = 1024):
+    def __init__(
+        self,
+        y_D: float = Y_D,
+        m_chi: float = M_CHI,
+        terms=TERMS_ALL,
+        prescription: str = "unified",
+        n: int = 32,
+        K: float = 30.0,
+        chunk: int = 1024,
+    ):
         if prescription not in ("unified", "paper"):
             raise ValueError(f"prescription must be 'unified' or 'paper', got {prescription!r}")
         self.y_D, self.m_chi = float(y_D), float(m_chi)
@@ -115,7 +133,13 @@ class PaperLikelihoodGL:
                 ff = (inp["BK_f0_a0"], inp["BK_f0_a1"], inp["BK_f0_a2"], 1.0 / inp["BK_f0_mR"] ** 2, 0.0)
                 pref, coup = ((mP**2 - mD**2) / (inp["m_b"] - inp["m_s"])) ** 2, np.abs(cbs) ** 2
             elif kind == "BKstar":
-                ff = (inp["BKstar_A0_a0"], inp["BKstar_A0_a1"], inp["BKstar_A0_a2"], 1.0 / inp["BKstar_A0_mR"] ** 2, 0.0)
+                ff = (
+                    inp["BKstar_A0_a0"],
+                    inp["BKstar_A0_a1"],
+                    inp["BKstar_A0_a2"],
+                    1.0 / inp["BKstar_A0_mR"] ** 2,
+                    0.0,
+                )
                 pref, coup = 1.0 / (inp["m_b"] + inp["m_s"]) ** 2, np.abs(cbs) ** 2
             else:
                 ff = (inp["Kpi_f0_0"], 0.0, 0.0, 0.0, inp["Kpi_f0_lambda0"] / inp["m_pip"] ** 2)
@@ -140,7 +164,11 @@ class PaperLikelihoodGL:
             return (a - r0) / (a + r0)
 
         dz = z(q2) - z(0.0)
-        ff = (t["c0"][e] + dz * (t["c1"][e] + dz * t["c2"][e])) / (1.0 - q2 * t["inv_mR2"][e]) * (1.0 + t["slope"][e] * q2)
+        ff = (
+            (t["c0"][e] + dz * (t["c1"][e] + dz * t["c2"][e]))
+            / (1.0 - q2 * t["inv_mR2"][e])
+            * (1.0 + t["slope"][e] * q2)
+        )
         lam = np.where(q2 < tm, mP**4 + mD**4 + q2 * q2 - 2.0 * (mP**2 * mD**2 + mD**2 * q2 + q2 * mP**2), 0.0)
         h = t["pref"][e] * ff * ff * _sqrt_pos(lam) * np.where(t["vector"][e] > 0, lam, 1.0)
         return t["coup2"][e] * s2[e] * h / (64.0 * np.pi * mP**3)
@@ -164,7 +192,11 @@ class PaperLikelihoodGL:
         c2 = 1.0 - s2
         t = self._table(inp, P)
         g_inv = self._gamma_inv(m, c2)
-        g_tot = g_inv + self._gamma_leptons(m, s2, inp) + s2 * inp["hbar_c"] * np.interp(m, self.had_m, self.had_v, left=0.0)
+        g_tot = (
+            g_inv
+            + self._gamma_leptons(m, s2, inp)
+            + s2 * inp["hbar_c"] * np.interp(m, self.had_m, self.had_v, left=0.0)
+        )
         # three-body integrals, all channels at once: (P, C, 3n)
         a = np.full((P, 1), (2.0 * self.m_chi) ** 2)
         b = (t["mP"] - t["mD"]) ** 2

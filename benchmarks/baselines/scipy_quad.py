@@ -32,8 +32,18 @@ import math
 import numpy as np
 from scipy import integrate
 
-from ._common import (CHANNELS, INV_OBS, M_CHI, PROD_OBS, TERMS_ALL, Y_D, default_inputs, hadronic_table,
-                      load_paper_data, term_logpdfs)
+from ._common import (
+    CHANNELS,
+    INV_OBS,
+    M_CHI,
+    PROD_OBS,
+    TERMS_ALL,
+    Y_D,
+    default_inputs,
+    hadronic_table,
+    load_paper_data,
+    term_logpdfs,
+)
 
 __all__ = ["PaperLikelihoodQuad"]
 
@@ -120,8 +130,15 @@ class PaperLikelihoodQuad:
     ``log_likelihood(p, constraints=False)``.
     """
 
-    def __init__(self, y_D: float = Y_D, m_chi: float = M_CHI, terms=TERMS_ALL, prescription: str = "unified",
-                 epsrel: float = 1.49e-8, limit: int = 50):
+    def __init__(
+        self,
+        y_D: float = Y_D,
+        m_chi: float = M_CHI,
+        terms=TERMS_ALL,
+        prescription: str = "unified",
+        epsrel: float = 1.49e-8,
+        limit: int = 50,
+    ):
         if prescription not in ("unified", "paper"):
             raise ValueError(f"prescription must be 'unified' or 'paper', got {prescription!r}")
         self.y_D, self.m_chi = float(y_D), float(m_chi)

@@ -6,6 +6,20 @@ from .optimize import FitResult, Transform, best_fit, default_transforms
 from .profile import ProfileResult, profile
 from .sample import PRIOR_KINDS, Prior, SampleResult, corner_plot, sample
 
-__all__ = ["best_fit", "FitResult", "Transform", "default_transforms", "profile", "ProfileResult", "sample",
-           "SampleResult", "Prior", "PRIOR_KINDS", "corner_plot", "hypotest", "upper_limit", "significance",
-           "ProfiledLikelihood"]
+__all__ = [
+    "best_fit",
+    "FitResult",
+    "Transform",
+    "default_transforms",
+    "profile",
+    "ProfileResult",
+    "sample",
+    "SampleResult",
+    "Prior",
+    "PRIOR_KINDS",
+    "corner_plot",
+    "hypotest",
+    "upper_limit",
+    "significance",
+    "ProfiledLikelihood",
+]

@@ -36,16 +36,28 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln, ndtr, ndtri, xlogy
 
-__all__ = ["ProfiledLikelihood", "uncorrelated_background", "histfactory_likelihood", "test_statistic",
-           "hypotest", "upper_limit", "significance", "local_p0", "global_significance",
-           "upcrossings", "gross_vitells", "NSIGMA"]
+__all__ = [
+    "ProfiledLikelihood",
+    "uncorrelated_background",
+    "histfactory_likelihood",
+    "test_statistic",
+    "hypotest",
+    "upper_limit",
+    "significance",
+    "local_p0",
+    "global_significance",
+    "upcrossings",
+    "gross_vitells",
+    "NSIGMA",
+]
 
 #: the expected-band order of every result (pyhf's): nsigma of the background-only test statistic
 NSIGMA = (2.0, 1.0, 0.0, -1.0, -2.0)
@@ -71,7 +83,7 @@ class ProfiledLikelihood:
     expected: Callable | None = None
     sample: Callable | None = None
 
-    def with_data(self, data) -> "ProfiledLikelihood":
+    def with_data(self, data) -> ProfiledLikelihood:
         """The same likelihood on other ``data``."""
         return dataclasses.replace(self, data=data)
 
@@ -173,8 +185,15 @@ def _asymptotic_p(q, qA, test):
     return clsb, clb, clsb / clb, exp
 
 
-def hypotest(lik: ProfiledLikelihood, poi, test: str = "qtilde", method: str = "asymptotic",
-             n_toys: int = 5000, key=None, batch: int | None = None) -> dict:
+def hypotest(
+    lik: ProfiledLikelihood,
+    poi,
+    test: str = "qtilde",
+    method: str = "asymptotic",
+    n_toys: int = 5000,
+    key=None,
+    batch: int | None = None,
+) -> dict:
     r"""Test the hypothesis ``poi`` = {name: mu}: {"CLs", "CLsb", "CLb", "CLs_expected" (NSIGMA
     order), "q", "mu_hat"} (+ "CLs_error", "CLsb_error", "CLb_error" with ``method="toys"``).
 
@@ -222,12 +241,19 @@ def hypotest(lik: ProfiledLikelihood, poi, test: str = "qtilde", method: str = "
     p_b = 1.0 - jnp.searchsorted(b_sorted, qb, side="left") / n_toys
     cls_b = p_sb / p_b
     exp = jnp.percentile(cls_b, 100 * ndtr(-jnp.asarray(NSIGMA)))
-    return {**out, "CLs": cls, "CLsb": clsb, "CLb": clb, "CLs_expected": exp, "CLsb_error": esb,
-            "CLb_error": eb, "CLs_error": cls * jnp.sqrt((esb / jnp.maximum(clsb, 1e-300)) ** 2 + (eb / clb) ** 2)}
+    return {
+        **out,
+        "CLs": cls,
+        "CLsb": clsb,
+        "CLb": clb,
+        "CLs_expected": exp,
+        "CLsb_error": esb,
+        "CLb_error": eb,
+        "CLs_error": cls * jnp.sqrt((esb / jnp.maximum(clsb, 1e-300)) ** 2 + (eb / clb) ** 2),
+    }
 
 
-def significance(lik: ProfiledLikelihood, poi=None, method: str = "asymptotic", n_toys: int = 5000,
-                 key=None) -> dict:
+def significance(lik: ProfiledLikelihood, poi=None, method: str = "asymptotic", n_toys: int = 5000, key=None) -> dict:
     r"""Significance of the data against the null ``poi`` = {name: mu0} (default mu0 = 0):
     {"q0", "p0", "Z"} with q0 = 2 (ln L(mu_hat) - ln L(mu0)) (0 if mu_hat < mu0), asymptotically
     p0 = 1 - Phi(sqrt(q0)), Z = sqrt(q0); ``method="toys"``: p0 from toys of the null.
@@ -239,8 +265,13 @@ def significance(lik: ProfiledLikelihood, poi=None, method: str = "asymptotic", 
     _check(method=method)
     mu0 = jnp.asarray(0.0) if poi is None else _poi_value(lik, poi)
     r = hypotest(lik, mu0, test="q0", method=method, n_toys=n_toys, key=key)
-    return {"q0": r["q"], "p0": r["p0"], "Z": r["Z"], "mu_hat": r["mu_hat"],
-            **({"p0_error": r["p0_error"]} if method == "toys" else {})}
+    return {
+        "q0": r["q"],
+        "p0": r["p0"],
+        "Z": r["Z"],
+        "mu_hat": r["mu_hat"],
+        **({"p0_error": r["p0_error"]} if method == "toys" else {}),
+    }
 
 
 def _illinois(h, a, b, iters: int):
@@ -263,8 +294,9 @@ def _illinois(h, a, b, iters: int):
     return jnp.where(jnp.abs(ha) < jnp.abs(hb), a, b)
 
 
-def upper_limit(lik: ProfiledLikelihood, poi: str | None = None, cl: float = 0.95, test: str = "qtilde",
-                scan=None, iters: int = 30) -> dict:
+def upper_limit(
+    lik: ProfiledLikelihood, poi: str | None = None, cl: float = 0.95, test: str = "qtilde", scan=None, iters: int = 30
+) -> dict:
     r"""Asymptotic CLs upper limit at confidence level ``cl``: {"observed", "expected" (NSIGMA
     order: ascending), "scan", "CLs_scan"}. CLs on a vectorised ``scan`` of the POI (default 33
     points over the bounds) brackets the crossing CLs = 1 - cl; ``iters`` Illinois steps refine it
@@ -300,8 +332,9 @@ def upper_limit(lik: ProfiledLikelihood, poi: str | None = None, cl: float = 0.9
         qA = test_statistic(lik, m, data=asimov, test=test, fit=fit_a)
         return target[k] - jnp.sqrt(qA)
 
-    hs = jax.vmap(lambda m: jnp.concatenate([jax.vmap(lambda k: exp_h(m, k))(jnp.arange(5)),
-                                             obs_h(m)[None]]))(grid)  # (grid, 6), decreasing in mu
+    hs = jax.vmap(lambda m: jnp.concatenate([jax.vmap(lambda k: exp_h(m, k))(jnp.arange(5)), obs_h(m)[None]]))(
+        grid
+    )  # (grid, 6), decreasing in mu
     below = hs < 0
     first = jnp.argmax(below, axis=0)  # first grid point past the crossing (0 if none)
     a = jnp.where(first > 0, grid[jnp.maximum(first - 1, 0)], grid[0] * 1e-3)
@@ -309,8 +342,12 @@ def upper_limit(lik: ProfiledLikelihood, poi: str | None = None, cl: float = 0.9
     exp = jax.vmap(lambda k, a, b: _illinois(lambda m: exp_h(m, k), a, b, iters))(jnp.arange(5), a[:5], b[:5])
     obs = _illinois(obs_h, a[5], b[5], iters)
     found = below.any(axis=0)
-    return {"observed": jnp.where(found[5], obs, jnp.nan), "expected": jnp.where(found[:5], exp, jnp.nan),
-            "scan": grid, "CLs_scan": jnp.exp(hs[:, 5]) * alpha}
+    return {
+        "observed": jnp.where(found[5], obs, jnp.nan),
+        "expected": jnp.where(found[:5], exp, jnp.nan),
+        "scan": grid,
+        "CLs_scan": jnp.exp(hs[:, 5]) * alpha,
+    }
 
 
 # ---- look-elsewhere --------------------------------------------------------------------------------
@@ -351,8 +388,16 @@ def gross_vitells(q_max, n_ref, u_ref: float = 0.5, dof: int = 1):
     return 0.5 * (1.0 - jax.scipy.special.gammainc(0.5, q / 2.0)) + n_ref * jnp.exp(-(q - u_ref) / 2.0)
 
 
-def global_significance(q0_fn: Callable, sample_null: Callable, data, masses, n_toys: int = 10_000, key=None,
-                        u_ref: float = 0.5, batch: int = 1000) -> dict:
+def global_significance(
+    q0_fn: Callable,
+    sample_null: Callable,
+    data,
+    masses,
+    n_toys: int = 10_000,
+    key=None,
+    u_ref: float = 0.5,
+    batch: int = 1000,
+) -> dict:
     """Global significance of the largest local q0 over ``masses``: ``n_toys`` background-only toys
     (``sample_null(key) -> data``), each profiled over the mass grid (max of ``q0_fn`` over
     ``masses``). Returns {"q_max_obs", "Z_local", "p_global", "p_global_error", "Z_global",
@@ -374,9 +419,18 @@ def global_significance(q0_fn: Callable, sample_null: Callable, data, masses, n_
     qm = jnp.max(q_obs)
     p = jnp.mean(qmax >= qm)
     p_gv = gross_vitells(qm, jnp.mean(nup), u_ref)
-    return {"q_max_obs": qm, "Z_local": jnp.sqrt(qm), "p_global": p, "p_global_error": jnp.sqrt(p * (1 - p) / qmax.size),
-            "Z_global": -ndtri(p), "n_up": jnp.mean(nup), "p_gross_vitells": p_gv, "Z_gross_vitells": -ndtri(p_gv),
-            "q_max_toys": qmax, "q0_obs": q_obs}
+    return {
+        "q_max_obs": qm,
+        "Z_local": jnp.sqrt(qm),
+        "p_global": p,
+        "p_global_error": jnp.sqrt(p * (1 - p) / qmax.size),
+        "Z_global": -ndtri(p),
+        "n_up": jnp.mean(nup),
+        "p_gross_vitells": p_gv,
+        "Z_gross_vitells": -ndtri(p_gv),
+        "q_max_toys": qmax,
+        "q0_obs": q_obs,
+    }
 
 
 # ---- adapters ----------------------------------------------------------------------------------------
@@ -421,11 +475,14 @@ def uncorrelated_background(signal, bkg, bkg_uncertainty, observed, aux=None, bo
 
     def sample(key, mu, g):
         k1, k2 = jax.random.split(key)
-        return (jax.random.poisson(k1, mu * s + g * b).astype(jnp.float64),
-                jax.random.poisson(k2, tau * g).astype(jnp.float64))
+        return (
+            jax.random.poisson(k1, mu * s + g * b).astype(jnp.float64),
+            jax.random.poisson(k2, tau * g).astype(jnp.float64),
+        )
 
-    return ProfiledLikelihood(profile=profile, data=data, bounds=tuple(float(x) for x in bounds), fit_fn=fit,
-                              expected=expected, sample=sample)
+    return ProfiledLikelihood(
+        profile=profile, data=data, bounds=tuple(float(x) for x in bounds), fit_fn=fit, expected=expected, sample=sample
+    )
 
 
 def _newton_1d(f, lo, hi, iters: int = 30):
@@ -447,8 +504,16 @@ def _newton_1d(f, lo, hi, iters: int = 30):
     return jnp.where(glo <= 0, lo, jnp.where(ghi >= 0, hi, x))
 
 
-def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.0, 10.0), par_order=None,
-                           start=None, offset=None, slope=None, poi: str | None = None) -> ProfiledLikelihood:
+def histfactory_likelihood(
+    spec: dict | None = None,
+    steps: int = 12,
+    bounds=(0.0, 10.0),
+    par_order=None,
+    start=None,
+    offset=None,
+    slope=None,
+    poi: str | None = None,
+) -> ProfiledLikelihood:
     r"""A HistFactory workspace (default Belle II's published model,
     ``hpjax/data/belle2_knunu/combined_likelihood.json``) through the lean
     :class:`~hpjax.likelihood.belle2.statmodel.HistFactory` evaluator: POI = the workspace's POI
@@ -464,8 +529,8 @@ def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.
     from ..numerics.gauss_newton import poisson_gauss_newton
 
     if spec is None:
-        from ..likelihood.belle2.term import Belle2Full
         from ..likelihood.belle2.pyhf_backend import spec_and_maps
+        from ..likelihood.belle2.term import Belle2Full
 
         b2 = Belle2Full()
         hf, spec = b2.stat, spec_and_maps()[0]
@@ -502,8 +567,9 @@ def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.
             g = jz.T @ (n / lam - 1.0)
             return lam, jz, g.at[:nn].add((a - z[:nn]) * curv0)
 
-        return poisson_gauss_newton(z0, model, lambda z: logpdf(mu_of(z), z[:nn], d), n, curv, lo, hi, steps,
-                                    n_tail=k, single_row=single)[0]
+        return poisson_gauss_newton(
+            z0, model, lambda z: logpdf(mu_of(z), z[:nn], d), n, curv, lo, hi, steps, n_tail=k, single_row=single
+        )[0]
 
     def profile(mu, d):
         m = jax.lax.stop_gradient(jnp.asarray(mu, dtype=jnp.float64))
@@ -524,5 +590,12 @@ def histfactory_likelihood(spec: dict | None = None, steps: int = 12, bounds=(0.
         return (jax.random.poisson(k1, lam).astype(jnp.float64), z + sigma * jax.random.normal(k2, (nn,)))
 
     poi = spec["measurements"][0]["config"]["poi"] if poi is None else poi
-    return ProfiledLikelihood(profile=profile, data=data0, poi=poi, bounds=tuple(float(x) for x in bounds),
-                              fit_fn=fit, expected=expected, sample=sample)
+    return ProfiledLikelihood(
+        profile=profile,
+        data=data0,
+        poi=poi,
+        bounds=tuple(float(x) for x in bounds),
+        fit_fn=fit,
+        expected=expected,
+        sample=sample,
+    )

@@ -254,13 +254,26 @@ def hessian_fd(grad_fn, u, rel_step: float = 1e-5):
     return 0.5 * (H + H.T)
 
 
-def best_fit(lik, transforms: dict | None = None, n_starts: int = 8, seed: int = 0, max_iter: int = 500,
-             gtol: float = 1e-6, init: dict | None = None, method: str = "bfgs", ftol: float | None = None) -> FitResult:
+def best_fit(
+    lik,
+    transforms: dict | None = None,
+    n_starts: int = 8,
+    seed: int = 0,
+    max_iter: int = 500,
+    gtol: float = 1e-6,
+    init: dict | None = None,
+    method: str = "bfgs",
+    ftol: float | None = None,
+) -> FitResult:
     """Global best fit of ``lik`` (minimum of ``lik.chi2``) from ``n_starts`` starting points:
     the initial parameters plus random points spread over the transform ranges. ``ftol``: also
     stop (converged) when a BFGS step lowers chi2 by <= ftol (default :func:`value_tolerance`)."""
     names = list(lik.parameters())
-    tr = default_transforms(lik) if transforms is None else {**(default_transforms(lik) if hasattr(lik, "nuisances") else {}), **transforms}
+    tr = (
+        default_transforms(lik)
+        if transforms is None
+        else {**(default_transforms(lik) if hasattr(lik, "nuisances") else {}), **transforms}
+    )
     missing = [n for n in names if n not in tr]
     if missing:
         raise ValueError(f"no transform for parameter(s) {missing}; parameters: {names}")
@@ -293,22 +306,28 @@ def best_fit(lik, transforms: dict | None = None, n_starts: int = 8, seed: int =
     params = {k: float(v) for k, v in to_params(u[best]).items()}
     converged = bool(gnorm[best] <= gtol or dval[best] <= (ftol or 0.0))
     if converged and gnorm[best] > gtol:
-        msg = (f"converged in {int(iters[best])} iterations: chi2 decreased by {dval[best]:.2g} <= ftol = {ftol:g} "
-               f"(|grad chi2|_inf = {gnorm[best]:.2g})")
+        msg = (
+            f"converged in {int(iters[best])} iterations: chi2 decreased by {dval[best]:.2g} <= ftol = {ftol:g} "
+            f"(|grad chi2|_inf = {gnorm[best]:.2g})"
+        )
     elif converged:
         msg = f"converged in {int(iters[best])} iterations, |grad chi2|_inf = {gnorm[best]:.2g} <= {gtol:g}"
     elif int(iters[best]) >= max_iter:
         msg = f"NOT converged: {max_iter} iterations reached with |grad chi2|_inf = {gnorm[best]:.2g} > {gtol:g}"
     elif not bool(np.asarray(ls_ok)[best]):
-        msg = (f"NOT converged: line search found no decrease after {int(iters[best])} iterations, "
-               f"|grad chi2|_inf = {gnorm[best]:.2g} > {gtol:g} (non-smooth chi2? try a smooth convention)")
+        msg = (
+            f"NOT converged: line search found no decrease after {int(iters[best])} iterations, "
+            f"|grad chi2|_inf = {gnorm[best]:.2g} > {gtol:g} (non-smooth chi2? try a smooth convention)"
+        )
     else:
         msg = f"NOT converged: stopped after {int(iters[best])} iterations, |grad chi2|_inf = {gnorm[best]:.2g}"
     errors, cov = _hessian_errors(objective, u[best], names, tr)
     if cov is None:
         msg += "; Hessian not positive definite (minimum at a boundary or flat direction): no errors"
     starts = {"chi2": val.tolist(), "converged": ((gnorm <= gtol) | (dval <= (ftol or 0.0))).tolist()}
-    return FitResult(params, float(val[best]), converged, msg, errors, cov, int(iters[best]), float(gnorm[best]), starts)
+    return FitResult(
+        params, float(val[best]), converged, msg, errors, cov, int(iters[best]), float(gnorm[best]), starts
+    )
 
 
 def _hessian_errors(objective, u, names, tr):

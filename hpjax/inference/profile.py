@@ -29,7 +29,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..numerics import capped_chi2
-
 from .optimize import best_fit, default_transforms, minimize_batch, value_tolerance
 
 __all__ = ["profile", "ProfileResult", "WILKS"]
@@ -82,8 +81,17 @@ class ProfileResult:
         return self.delta_chi2 <= WILKS[(len(self.poi), round(cl, 2))]
 
 
-def profile(lik, poi: dict, transforms: dict | None = None, fit=None, max_iter: int = 300, gtol: float = 1e-6,
-            n_starts: int = 8, seed: int = 0, ftol: float | None = None) -> ProfileResult:
+def profile(
+    lik,
+    poi: dict,
+    transforms: dict | None = None,
+    fit=None,
+    max_iter: int = 300,
+    gtol: float = 1e-6,
+    n_starts: int = 8,
+    seed: int = 0,
+    ftol: float | None = None,
+) -> ProfileResult:
     """Profile ``lik`` over a grid of one or two parameters of interest.
 
     ``poi`` maps parameter names to 1D grids. ``fit`` is the global best fit (computed if None).
@@ -97,7 +105,11 @@ def profile(lik, poi: dict, transforms: dict | None = None, fit=None, max_iter: 
     bad = [p for p in poi_names if p not in names]
     if bad:
         raise ValueError(f"unknown parameter(s) of interest {bad}; free parameters: {names}")
-    tr = default_transforms(lik) if transforms is None else {**(default_transforms(lik) if hasattr(lik, "nuisances") else {}), **transforms}
+    tr = (
+        default_transforms(lik)
+        if transforms is None
+        else {**(default_transforms(lik) if hasattr(lik, "nuisances") else {}), **transforms}
+    )
     if fit is None:
         fit = best_fit(lik, transforms=tr, n_starts=n_starts, seed=seed, max_iter=max_iter, gtol=gtol, ftol=ftol)
     ftol = value_tolerance(lik, ftol)
@@ -131,5 +143,12 @@ def profile(lik, poi: dict, transforms: dict | None = None, fit=None, max_iter: 
     chi2 = np.asarray(chi2).reshape(shape)
     chi2 = np.where(chi2 >= 1e29, np.inf, chi2)
     chi2_min = float(min(fit.chi2 if math.isfinite(fit.chi2) else np.inf, np.min(chi2)))
-    return ProfileResult(poi_names, {p: np.asarray(g) for p, g in zip(poi_names, grids)}, chi2, chi2_min,
-                         dict(fit.params), profiled, converged)
+    return ProfileResult(
+        poi_names,
+        {p: np.asarray(g) for p, g in zip(poi_names, grids)},
+        chi2,
+        chi2_min,
+        dict(fit.params),
+        profiled,
+        converged,
+    )

@@ -21,8 +21,16 @@ import jax.numpy as jnp
 __all__ = ["upper_bound"]
 
 
-def upper_bound(lik, params, term: str, parameter: str = "sin_theta", level: float = 1.0,
-                lo: float = 1e-9, hi: float = 0.3, iterations: int = 60) -> float:
+def upper_bound(
+    lik,
+    params,
+    term: str,
+    parameter: str = "sin_theta",
+    level: float = 1.0,
+    lo: float = 1e-9,
+    hi: float = 0.3,
+    iterations: int = 60,
+) -> float:
     """Smallest value of ``parameter`` (others as in ``params``) at which the term's -2 ln L
     exceeds ``level``, assuming -2 ln L grows with the parameter. Returns ``hi`` (as inf) if the
     term never exceeds the level below ``hi``, and ``lo`` if it already does at ``lo``. The default

@@ -25,15 +25,15 @@ fit), -inf outside the physical domain, with no NaN in values or gradients.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import jax.numpy as jnp
 import numpy as np
 
 from ..inputs import Inputs
 from ..models import MODELS, Model
-from ..observables import predict
 from ..numerics.quadrature import DEFAULT_ORDER
+from ..observables import predict
 from . import measurements as db
 from .names import (
     BELLE2_FULL_DEFAULTS,
@@ -47,8 +47,15 @@ from .names import (
 )
 from .terms import Combined, Context, Term, TermSetup, input_nuisances, term_class
 
-__all__ = ["Likelihood", "TERM_NAMES", "DEFAULT_TERMS", "SM_NUISANCE", "BELLE2_FULL_DEFAULTS", "BELLE2_FULL_PREFIX",
-           "belle2_full_option_problem"]
+__all__ = [
+    "Likelihood",
+    "TERM_NAMES",
+    "DEFAULT_TERMS",
+    "SM_NUISANCE",
+    "BELLE2_FULL_DEFAULTS",
+    "BELLE2_FULL_PREFIX",
+    "belle2_full_option_problem",
+]
 
 
 def _names(value, what: str) -> list:
@@ -82,13 +89,26 @@ class Likelihood:
     belle2_full : options of the ``belle2_full`` term (:data:`BELLE2_FULL_DEFAULTS`)
     """
 
-    def __init__(self, model, dataset: str = "paper", terms=None, nuisances=(), free=("m_hD", "sin_theta"),
-                 conventions: Mapping[str, str] | None = None, higgs_scenario: str | None = None,
-                 prescription: str = "unified", kl_convention: str = "re", n: int = DEFAULT_ORDER,
-                 inputs: Inputs | None = None, belle2_full: Mapping | None = None):
+    def __init__(
+        self,
+        model,
+        dataset: str = "paper",
+        terms=None,
+        nuisances=(),
+        free=("m_hD", "sin_theta"),
+        conventions: Mapping[str, str] | None = None,
+        higgs_scenario: str | None = None,
+        prescription: str = "unified",
+        kl_convention: str = "re",
+        n: int = DEFAULT_ORDER,
+        inputs: Inputs | None = None,
+        belle2_full: Mapping | None = None,
+    ):
         if not isinstance(model, Model):
-            raise TypeError(f"model must be an hpjax model (one of {[c.__name__ for c in MODELS.values()]} or another "
-                            f"subclass of hpjax.models.Model), got {type(model).__name__}")
+            raise TypeError(
+                f"model must be an hpjax model (one of {[c.__name__ for c in MODELS.values()]} or another "
+                f"subclass of hpjax.models.Model), got {type(model).__name__}"
+            )
         self.model_class = type(model)
         self.model_defaults = {k: float(v) for k, v in model.params().items()}
         self.inputs = Inputs.default() if inputs is None else inputs
@@ -99,8 +119,10 @@ class Likelihood:
         free = tuple(_names(free, "free parameters"))
         bad = [p for p in free if p not in self.model_class.PARAMS]
         if bad:
-            raise ValueError(f"unknown free parameter(s) {bad} of {self.model_class.__name__}; "
-                             f"valid: {list(self.model_class.PARAMS)}")
+            raise ValueError(
+                f"unknown free parameter(s) {bad} of {self.model_class.__name__}; "
+                f"valid: {list(self.model_class.PARAMS)}"
+            )
         self.free = free
 
         nuisances = tuple(_names(nuisances, "nuisances"))
@@ -124,16 +146,19 @@ class Likelihood:
         conventions = dict(conventions or {})
         bad = {t: c for t, c in conventions.items() if t not in TERM_NAMES or c not in UL_CONVENTIONS}
         if bad:
-            raise ValueError(f"bad convention(s) {bad}; valid terms {list(TERM_NAMES)}, conventions {list(UL_CONVENTIONS)}")
+            raise ValueError(
+                f"bad convention(s) {bad}; valid terms {list(TERM_NAMES)}, conventions {list(UL_CONVENTIONS)}"
+            )
         scenarios = self.dataset["higgs_invisible"]["scenarios"]
         self.higgs_scenario = higgs_scenario or self.dataset["higgs_invisible"]["default"]
         if self.higgs_scenario not in scenarios:
             raise ValueError(f"unknown higgs_scenario '{self.higgs_scenario}'; valid: {sorted(scenarios)}")
 
         term_options = {"floating": nuisances, "belle2_full": self.belle2_full_options}
-        self._terms = [t if not isinstance(t, str) else self._build(t, conventions.get(t, DEFAULT_CONVENTION),
-                                                                     term_options)
-                       for t in terms]
+        self._terms = [
+            t if not isinstance(t, str) else self._build(t, conventions.get(t, DEFAULT_CONVENTION), term_options)
+            for t in terms
+        ]
         self._observables = sorted({o for t in self._terms for o in t.observables})
         self._collect_nuisances(nuisances)
 
@@ -154,8 +179,9 @@ class Likelihood:
             return parts[0]
         modes = {getattr(type(p), "COMBINE", "sum") for p in parts}
         if len(modes) > 1:
-            raise ValueError(f"term '{name}': measurements of kinds that do not combine: "
-                             f"{[type(p).__name__ for p in parts]}")
+            raise ValueError(
+                f"term '{name}': measurements of kinds that do not combine: {[type(p).__name__ for p in parts]}"
+            )
         return Combined(name, parts, modes.pop())
 
     def _collect_nuisances(self, requested):
@@ -170,8 +196,9 @@ class Likelihood:
                 if not seen.isdisjoint(g.names):
                     if set(g.names) <= seen:
                         continue  # the same group from another term (e.g. the SM prediction)
-                    raise ValueError(f"term '{t.name}': nuisance(s) {sorted(seen & set(g.names))} already belong to "
-                                     f"another term")
+                    raise ValueError(
+                        f"term '{t.name}': nuisance(s) {sorted(seen & set(g.names))} already belong to another term"
+                    )
                 groups.append(g)
                 seen |= set(g.names)
         missing = [n for n in requested if n not in seen]
@@ -294,7 +321,8 @@ class Likelihood:
         cons = [g for g in self._groups if g.constraint is not None]
         if constraints and cons:
             out["nuisance_constraints"] = sum(
-                g.constraint(jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in g.names])) for g in cons)
+                g.constraint(jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in g.names])) for g in cons
+            )
         return {k: jnp.where(ok, v, -jnp.inf) for k, v in out.items()}
 
     def breakdown(self, params) -> dict:
@@ -314,5 +342,7 @@ class Likelihood:
     def __repr__(self):
         own = [n for n in self.nuisances if n.startswith(BELLE2_FULL_PREFIX)]
         user = [n for n in self.nuisances if not n.startswith(BELLE2_FULL_PREFIX)]
-        return (f"Likelihood({self.model_class.__name__}, dataset='{self.dataset_name}', terms={self.terms}, "
-                f"free={list(self.free)}, nuisances={user}" + (f" + {len(own)} Belle II" if own else "") + ")")
+        return (
+            f"Likelihood({self.model_class.__name__}, dataset='{self.dataset_name}', terms={self.terms}, "
+            f"free={list(self.free)}, nuisances={user}" + (f" + {len(own)} Belle II" if own else "") + ")"
+        )

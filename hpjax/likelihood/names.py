@@ -10,9 +10,21 @@ True
 from __future__ import annotations
 
 __all__ = [
-    "MEASURED_OBSERVABLES", "KINDS", "DATASET_TERMS", "HIGGS_SCENARIOS", "TERM_NAMES", "DEFAULT_TERMS",
-    "SM_NUISANCE", "UL_CONVENTIONS", "DEFAULT_CONVENTION", "TERM_OBSERVABLE", "PRODUCTION",
-    "BELLE2_FULL_DEFAULTS", "BELLE2_FULL_CHOICES", "BELLE2_FULL_STEPS", "BELLE2_FULL_PREFIX",
+    "MEASURED_OBSERVABLES",
+    "KINDS",
+    "DATASET_TERMS",
+    "HIGGS_SCENARIOS",
+    "TERM_NAMES",
+    "DEFAULT_TERMS",
+    "SM_NUISANCE",
+    "UL_CONVENTIONS",
+    "DEFAULT_CONVENTION",
+    "TERM_OBSERVABLE",
+    "PRODUCTION",
+    "BELLE2_FULL_DEFAULTS",
+    "BELLE2_FULL_CHOICES",
+    "BELLE2_FULL_STEPS",
+    "BELLE2_FULL_PREFIX",
     "belle2_full_option_problem",
 ]
 
@@ -69,8 +81,12 @@ TERM_OBSERVABLE = {
     "lfu": "BR(hD->mumu)",
 }
 #: invisible-rate observable -> its two-body production BR (the visible-decay part of a table limit)
-PRODUCTION = {"BR(K+->pi+inv)": "BR(K+->pi+hD)", "BR(KL->pi0inv)": "BR(KL->pi0hD)",
-              "BR(B+->K+inv)": "BR(B+->K+hD)", "BR(B0->K*0inv)": "BR(B0->K*0hD)"}
+PRODUCTION = {
+    "BR(K+->pi+inv)": "BR(K+->pi+hD)",
+    "BR(KL->pi0inv)": "BR(KL->pi0hD)",
+    "BR(B+->K+inv)": "BR(B+->K+hD)",
+    "BR(B0->K*0inv)": "BR(B0->K*0hD)",
+}
 
 #: options of the ``belle2_full`` term (``Likelihood(..., belle2_full={...})``):
 #: nuisances "profile" (maximised inside the term, for fits and scans) or "float" (231 nuisance
@@ -79,8 +95,12 @@ PRODUCTION = {"BR(K+->pi+inv)": "BR(K+->pi+hD)", "BR(KL->pi0inv)": "BR(KL->pi0hD
 #: smoothing: B-spline degree of the generated-q^2 bins (0-3); steps: Gauss-Newton steps of the profile
 #: backend: "lean" (hpjax's own evaluation of the statistical model) or "pyhf" (pyhf's JAX backend, the reference)
 BELLE2_FULL_DEFAULTS = {"nuisances": "profile", "sm": "dataset", "smoothing": 2, "steps": 6, "backend": "lean"}
-BELLE2_FULL_CHOICES = {"nuisances": ("profile", "float"), "sm": ("dataset", "template"), "smoothing": (0, 1, 2, 3),
-                       "backend": ("lean", "pyhf")}
+BELLE2_FULL_CHOICES = {
+    "nuisances": ("profile", "float"),
+    "sm": ("dataset", "template"),
+    "smoothing": (0, 1, 2, 3),
+    "backend": ("lean", "pyhf"),
+}
 BELLE2_FULL_STEPS = (1, 50)
 #: prefix of the Belle II nuisance parameters when ``belle2_full={"nuisances": "float"}``
 BELLE2_FULL_PREFIX = "belle2:"

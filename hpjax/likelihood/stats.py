@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 
-
 def gaussian_logpdf(x, mu, sigma):
     """ln N(x; mu, sigma) up to the constant -ln(sigma sqrt(2 pi)) (dropped: chi2 convention)."""
     return -0.5 * ((x - mu) / sigma) ** 2
@@ -91,8 +90,17 @@ class PoissonCounts:
 
     N_HERMITE = 24
 
-    def __init__(self, n: float, b0: float, sigma_b: float, *, k: float | None = None,
-                 limit: float | None = None, cl: float | None = None, name: str = ""):
+    def __init__(
+        self,
+        n: float,
+        b0: float,
+        sigma_b: float,
+        *,
+        k: float | None = None,
+        limit: float | None = None,
+        cl: float | None = None,
+        name: str = "",
+    ):
         if n < 0 or b0 < 0 or sigma_b < 0:
             raise ValueError(f"{name}: counts must be >= 0 (n={n}, b0={b0}, sigma_b={sigma_b})")
         self.n, self.b0, self.sigma_b = float(n), float(b0), float(sigma_b)

@@ -95,8 +95,9 @@ def structured_solve(g, d, J, w, n_tail: int = 0, single_row=None):
     return jnp.concatenate([X[:, 0] - X[:, 1:] @ xt, xt])
 
 
-def poisson_gauss_newton(z0, model, logp, n_obs, curv, lo, hi, steps: int, n_tail: int = 0,
-                         ts=(1.0, 0.5, 0.25, 0.125, 0.0), single_row=None):
+def poisson_gauss_newton(
+    z0, model, logp, n_obs, curv, lo, hi, steps: int, n_tail: int = 0, ts=(1.0, 0.5, 0.25, 0.125, 0.0), single_row=None
+):
     """``steps`` damped, projected Gauss-Newton steps from ``z0``.
 
     ``model(z)`` returns (lambda (m,), J (m, n), gradient of ln L (n,)); ``logp(z)`` ln L; ``curv``

@@ -35,8 +35,15 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["gauss_legendre", "endpoint_map", "bw_quadrature", "bw_segments", "tan_reduced", "DEFAULT_ORDER",
-           "PEAK_HALF_WIDTH"]
+__all__ = [
+    "gauss_legendre",
+    "endpoint_map",
+    "bw_quadrature",
+    "bw_segments",
+    "tan_reduced",
+    "DEFAULT_ORDER",
+    "PEAK_HALF_WIDTH",
+]
 
 #: Gauss-Legendre order per segment of every q^2 integral (3 segments, 96 nodes in all). Chosen
 #: by benchmarks/quadrature_convergence.py over 816 cases (4 channels x 2 models x m_hD in
@@ -49,7 +56,7 @@ DEFAULT_ORDER = 32
 PEAK_HALF_WIDTH = 30.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights of the n-point Gauss-Legendre rule on [0, 1]."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 2:
@@ -58,7 +65,7 @@ def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * (t + 1.0), 0.5 * w
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def endpoint_map(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes u and weights du on [0, 1] of the n-point Gauss-Legendre rule after the cosine endpoint
     map u = (1 - cos(pi t))/2, which makes square-root endpoint behaviour analytic (numpy:

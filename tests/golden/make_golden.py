@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from golden_points import N_POINTS, N_BELLE2_FULL, MODEL_KINDS, PRESCRIPTIONS, DATASETS, points  # noqa: E402
+from golden_points import DATASETS, MODEL_KINDS, N_BELLE2_FULL, N_POINTS, PRESCRIPTIONS, points  # noqa: E402
 
 import hpjax  # noqa: E402
 from hpjax.likelihood.likelihood import DEFAULT_TERMS  # noqa: E402
@@ -31,8 +31,10 @@ def main():
         pts = points(kind, N_POINTS)
         model0 = cls(**{k: float(v[0]) for k, v in pts.items()})
         for presc in PRESCRIPTIONS:
-            liks = {ds: hpjax.Likelihood(model0, dataset=ds, terms=list(DEFAULT_TERMS), free=cls.PARAMS,
-                                         prescription=presc) for ds in DATASETS}
+            liks = {
+                ds: hpjax.Likelihood(model0, dataset=ds, terms=list(DEFAULT_TERMS), free=cls.PARAMS, prescription=presc)
+                for ds in DATASETS
+            }
 
             @jax.jit
             @jax.vmap

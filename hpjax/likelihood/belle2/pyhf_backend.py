@@ -46,7 +46,7 @@ def jax_backend():
             pyhf.set_backend(*prev)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def spec_and_maps():
     """(published spec, {signal channel: number-density map}) read from the package data once."""
     spec = json.loads(read_data("combined_likelihood.json"))
@@ -65,7 +65,7 @@ def augmented_spec(spec: dict) -> dict:
     return spec
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pyhf_model():
     """(augmented spec, pyhf Model, data) built once per process (~3 s)."""
     spec = augmented_spec(spec_and_maps()[0])
@@ -96,7 +96,7 @@ class PyhfStatModel:
             if par == cfg.poi_name:
                 self._mu_index = k[0]
             elif par.startswith(SF_PREFIX):
-                idx_sf[par[len(SF_PREFIX):]] = k
+                idx_sf[par[len(SF_PREFIX) :]] = k
             else:
                 if ps.pdf_type != "normal":
                     raise ValueError(f"unexpected constraint '{ps.pdf_type}' of {par}")
@@ -143,4 +143,4 @@ class PyhfStatModel:
     def constraint_logpdf(self, z, signal=None):
         with jax_backend():
             s = jnp.ones(self.n_signal) if signal is None else signal
-            return self.model.constraint_logpdf(self.data[self.n_main:], self.pars(z, s))
+            return self.model.constraint_logpdf(self.data[self.n_main :], self.pars(z, s))

@@ -18,11 +18,17 @@ def write_published_fit(path=None, backend: str = "lean") -> dict:
     """Refit the published model and write ``published_fit.json`` (default: into the package data)."""
     b = Belle2Full(backend=backend)
     fit = b.published_fit()
-    doc = {"comment": "Published SM-shaped best fit of combined_likelihood.json (mu free, all 231 nuisances), by "
-                      "hpjax.likelihood.belle2_full.Belle2Full.published_fit (damped Gauss-Newton, float64). "
-                      "Derived data: the warm start and the chi2 zero of the belle2_full term.",
-           "mu": fit["mu"], "mu_error": fit["mu_error"], "logpdf": fit["logpdf"], "decrement": fit["decrement"],
-           "nuisance_names": b.nuisance_names, "nuisances": [float(x) for x in fit["nuisances"]]}
+    doc = {
+        "comment": "Published SM-shaped best fit of combined_likelihood.json (mu free, all 231 nuisances), by "
+        "hpjax.likelihood.belle2_full.Belle2Full.published_fit (damped Gauss-Newton, float64). "
+        "Derived data: the warm start and the chi2 zero of the belle2_full term.",
+        "mu": fit["mu"],
+        "mu_error": fit["mu_error"],
+        "logpdf": fit["logpdf"],
+        "decrement": fit["decrement"],
+        "nuisance_names": b.nuisance_names,
+        "nuisances": [float(x) for x in fit["nuisances"]],
+    }
     path = pathlib.Path(path) if path else pathlib.Path(__file__).parents[2] / "data" / "belle2_knunu" / FIT_FILE
     path.write_text(json.dumps(doc, indent=1) + "\n")
     return doc

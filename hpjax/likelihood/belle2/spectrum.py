@@ -67,9 +67,22 @@ from ...inputs import Inputs
 from ...models import dark_mass, gamma_hD_invisible, gamma_hD_total
 from ...numerics.quadrature import DEFAULT_ORDER, bw_quadrature, endpoint_map
 
-__all__ = ["new_physics_spectrum", "new_physics_nodes", "soft_bin_weights", "template_dbr_dq2", "template_bin_br",
-           "constants", "read_data", "check_smoothing", "BR_TEMPLATE", "Q2_MAX", "N_GEN_BINS", "Q2_EDGES", "SIGNAL_CHANNELS",
-           "CHANNEL_NAMES"]
+__all__ = [
+    "new_physics_spectrum",
+    "new_physics_nodes",
+    "soft_bin_weights",
+    "template_dbr_dq2",
+    "template_bin_br",
+    "constants",
+    "read_data",
+    "check_smoothing",
+    "BR_TEMPLATE",
+    "Q2_MAX",
+    "N_GEN_BINS",
+    "Q2_EDGES",
+    "SIGNAL_CHANNELS",
+    "CHANNEL_NAMES",
+]
 
 _DATA = ("belle2_knunu",)
 
@@ -79,7 +92,7 @@ def read_data(name: str) -> str:
     return resources.files("hpjax.data").joinpath(*_DATA, name).read_text()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def constants() -> dict:
     """The numbers of ``hpjax/data/belle2_knunu/template.toml`` (binning, SM template, published
     fit, reinterpretations), each with its citation there."""
@@ -100,10 +113,16 @@ Q2_EDGES = np.linspace(0.0, Q2_MAX, N_GEN_BINS + 1)
 
 #: short name -> (pyhf channel, signal sample, number-density file); rows of the signal vector
 SIGNAL_CHANNELS = {
-    "ita_sr": ("A__Bsig_H_reconstructed_q2_vs_BDT2_Bplus2Kplus_v42_signal_inefficiency_zoomSR_Y4S", "signal",
-               "number_density_ita_regA.csv"),
-    "ita_cr": ("B__Bsig_H_reconstructed_q2_vs_BDT2_Bplus2Kplus_v42_signal_inefficiency_zoomCR_Y4S", "signal",
-               "number_density_ita_regB.csv"),
+    "ita_sr": (
+        "A__Bsig_H_reconstructed_q2_vs_BDT2_Bplus2Kplus_v42_signal_inefficiency_zoomSR_Y4S",
+        "signal",
+        "number_density_ita_regA.csv",
+    ),
+    "ita_cr": (
+        "B__Bsig_H_reconstructed_q2_vs_BDT2_Bplus2Kplus_v42_signal_inefficiency_zoomCR_Y4S",
+        "signal",
+        "number_density_ita_regB.csv",
+    ),
     "hta": ("sgn1_had", "sgn_1_had", "number_density_hta.csv"),
 }
 #: all five channels of the model by short name (the off-resonance ones have no signal)
@@ -116,8 +135,6 @@ CHANNEL_NAMES = {
 }
 
 
-
-
 # ---- Belle II's SM template spectrum (upstream scripts/utils.py, NullPrediction) --------------
 def template_dbr_dq2(q2):
     """Belle II's SM template dBR/dq^2 [GeV^-2] of B+ -> K+ nu nubar (numpy): eq. 16 of
@@ -127,8 +144,14 @@ def template_dbr_dq2(q2):
     t = _C["template"]
     m_b, m_k, m_bs = t["m_B"], t["m_K"], t["m_Bs_star"]
     tau_b = t["tau_B_s"] / t["hbar_GeV_s"]  # GeV^-1
-    norm = t["G_F"]**2 * t["alpha_em_inv"]**-2 * t["X_t"]**2 / (32 * np.pi**5 * t["sin2_theta_W"]**2) * tau_b \
-        * t["Vtb_Vts"]**2
+    norm = (
+        t["G_F"] ** 2
+        * t["alpha_em_inv"] ** -2
+        * t["X_t"] ** 2
+        / (32 * np.pi**5 * t["sin2_theta_W"] ** 2)
+        * tau_b
+        * t["Vtb_Vts"] ** 2
+    )
     tp = (m_b + m_k) ** 2
     z = (np.sqrt(tp - q2) - np.sqrt(tp)) / (np.sqrt(tp - q2) + np.sqrt(tp))
     coeffs = t["fplus_a"]
@@ -182,9 +205,9 @@ def soft_bin_weights(q2, degree: int = 2, n_bins: int = N_GEN_BINS, q2_max: floa
     if degree == 0:  # q2 outside [0, q2_max) -> edge bins
         t0 = jnp.clip(q2 / dq, 0.0, n_bins - 0.5)
         w = _bspline(t0[..., None] - (j + 0.5), 0)
-    core = w[..., pad:pad + n_bins]
+    core = w[..., pad : pad + n_bins]
     below = jnp.sum(w[..., :pad], axis=-1)
-    above = jnp.sum(w[..., pad + n_bins:], axis=-1)
+    above = jnp.sum(w[..., pad + n_bins :], axis=-1)
     return core.at[..., 0].add(below).at[..., -1].add(above)
 
 
@@ -221,8 +244,7 @@ def new_physics_nodes(model, inputs: Inputs | None = None, n: int = DEFAULT_ORDE
     below = jnp.sqrt(M) < inputs.m_Bp - inputs.m_Kp
     br2 = branching_ratio(_CHANNEL, gamma_two_body(_CHANNEL, model.m_hD, model.sin_theta, inputs), inputs)
     br_inv = gamma_hD_invisible(model) / gamma_hD_total(model, inputs)
-    w = jnp.concatenate([jnp.reshape(jnp.where(below, br2 * br_inv, 0.0), (1,)),
-                         jnp.where(below, 0.0, w3) * to_br])
+    w = jnp.concatenate([jnp.reshape(jnp.where(below, br2 * br_inv, 0.0), (1,)), jnp.where(below, 0.0, w3) * to_br])
     return x, w
 
 
@@ -240,8 +262,15 @@ def _hard_bins(model, inputs, edges, n):
     return jax.vmap(one)(lo, hi) * inputs.tau_Bp / inputs.hbar
 
 
-def new_physics_spectrum(model, inputs: Inputs | None = None, q2_edges=Q2_EDGES, *, smoothing: int = 0,
-                         n: int = DEFAULT_ORDER, prescription: str = "unified"):
+def new_physics_spectrum(
+    model,
+    inputs: Inputs | None = None,
+    q2_edges=Q2_EDGES,
+    *,
+    smoothing: int = 0,
+    n: int = DEFAULT_ORDER,
+    prescription: str = "unified",
+):
     """BR(B+ -> K+ inv) of one model point in each generated-q^2 bin of ``q2_edges``.
 
     ``smoothing=0``: hard bins, every bin integrated separately with the Breit-Wigner quadrature

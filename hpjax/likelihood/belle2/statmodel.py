@@ -49,14 +49,16 @@ __all__ = ["HistFactory", "code4_coefficients"]
 _SUPPORTED = ("histosys", "normsys", "staterror", "normfactor", "shapefactor")
 
 # inverse of pyhf's code4 matrix at alpha0 = 1 (pyhf.interpolators.code4)
-_CODE4_AINV = np.array([
-    [15 / 16, -15 / 16, -7 / 16, -7 / 16, 1 / 16, -1 / 16],
-    [3 / 2, 3 / 2, -9 / 16, 9 / 16, 1 / 16, 1 / 16],
-    [-5 / 8, 5 / 8, 5 / 8, 5 / 8, -1 / 8, 1 / 8],
-    [-3 / 2, -3 / 2, 7 / 8, -7 / 8, -1 / 8, -1 / 8],
-    [3 / 16, -3 / 16, -3 / 16, -3 / 16, 1 / 16, -1 / 16],
-    [1 / 2, 1 / 2, -5 / 16, 5 / 16, 1 / 16, 1 / 16],
-])
+_CODE4_AINV = np.array(
+    [
+        [15 / 16, -15 / 16, -7 / 16, -7 / 16, 1 / 16, -1 / 16],
+        [3 / 2, 3 / 2, -9 / 16, 9 / 16, 1 / 16, 1 / 16],
+        [-5 / 8, 5 / 8, 5 / 8, 5 / 8, -1 / 8, 1 / 8],
+        [-3 / 2, -3 / 2, 7 / 8, -7 / 8, -1 / 8, -1 / 8],
+        [3 / 16, -3 / 16, -3 / 16, -3 / 16, 1 / 16, -1 / 16],
+        [1 / 2, 1 / 2, -5 / 16, 5 / 16, 1 / 16, 1 / 16],
+    ]
+)
 
 
 def code4_coefficients(hi, lo):
@@ -93,15 +95,20 @@ class HistFactory:
             for s in c["samples"]:
                 for m in s["modifiers"]:
                     if m["type"] not in _SUPPORTED:
-                        raise ValueError(f"HistFactory: modifier type {m['type']!r} of {m['name']!r} is not supported; "
-                                         f"valid: {list(_SUPPORTED)}")
+                        raise ValueError(
+                            f"HistFactory: modifier type {m['type']!r} of {m['name']!r} is not supported; "
+                            f"valid: {list(_SUPPORTED)}"
+                        )
                     if m["type"] in ("normfactor", "shapefactor") and m["name"] != poi:
                         continue
                     kinds.setdefault(m["name"], m["type"])
         if par_order is None:
             hs = [k for k, t in kinds.items() if t == "histosys"]
-            par_order = hs + sorted(k for k, t in kinds.items() if t == "normsys") + \
-                sorted(k for k, t in kinds.items() if t == "staterror")
+            par_order = (
+                hs
+                + sorted(k for k, t in kinds.items() if t == "normsys")
+                + sorted(k for k, t in kinds.items() if t == "staterror")
+            )
         par_order = [p for p in par_order if p != poi]
         missing = set(k for k in kinds if k != poi) - set(par_order)
         if missing:
@@ -119,15 +126,15 @@ class HistFactory:
             nbc = len(c["samples"][0]["data"])
             for si, s in enumerate(c["samples"]):
                 d = np.asarray(s["data"], dtype=float)
-                nom[b0:b0 + nbc, si] = d
+                nom[b0 : b0 + nbc, si] = d
                 for m in s["modifiers"]:
                     t, name = m["type"], m["name"]
                     if t == "histosys":
-                        du[a_idx[name], b0:b0 + nbc, si] += np.asarray(m["data"]["hi_data"], dtype=float) - d
-                        dd[a_idx[name], b0:b0 + nbc, si] += d - np.asarray(m["data"]["lo_data"], dtype=float)
+                        du[a_idx[name], b0 : b0 + nbc, si] += np.asarray(m["data"]["hi_data"], dtype=float) - d
+                        dd[a_idx[name], b0 : b0 + nbc, si] += d - np.asarray(m["data"]["lo_data"], dtype=float)
                     elif t == "normsys":
                         mask = np.zeros((nb, n_s))
-                        mask[b0:b0 + nbc, si] = 1.0
+                        mask[b0 : b0 + nbc, si] = 1.0
                         ns_entries.append((a_idx[name], float(m["data"]["hi"]), float(m["data"]["lo"]), mask))
                     elif t == "staterror":
                         gam_slots.setdefault(name, []).append((b0, si, d, np.asarray(m["data"], dtype=float)))
@@ -145,7 +152,7 @@ class HistFactory:
             rel = np.sqrt(sum(np.where(tot > 0, (e[3] / np.where(tot > 0, tot, 1.0)) ** 2, 0.0) for e in entries))
             rel = np.where(rel == 0, 1.0, rel)
             for i in range(nbc):
-                for (bb, si, _, _) in entries:
+                for bb, si, _, _ in entries:
                     gidx[bb + i, si] = len(gammas)
                 gammas.append(f"{name}[{i}]" if nbc > 1 else name)
                 gsig.append(rel[i])
@@ -173,8 +180,10 @@ class HistFactory:
         sig = np.concatenate([np.ones(self.n_alpha), np.asarray(gsig)])[self._perm]
         center = np.concatenate([np.zeros(self.n_alpha), np.ones(self.n_gamma)])[self._perm]
         self.sigma, self.center, self.init = sig, center, center.copy()
-        self.bounds = (np.concatenate([np.full(self.n_alpha, -5.0), np.full(self.n_gamma, 1e-10)])[self._perm],
-                       np.concatenate([np.full(self.n_alpha, 5.0), np.full(self.n_gamma, 10.0)])[self._perm])
+        self.bounds = (
+            np.concatenate([np.full(self.n_alpha, -5.0), np.full(self.n_gamma, 1e-10)])[self._perm],
+            np.concatenate([np.full(self.n_alpha, 5.0), np.full(self.n_gamma, 10.0)])[self._perm],
+        )
         self.n_main = nb
         self.observed = np.asarray([obs[c][i] for c, i in bins], dtype=float)
         self.n_signal = len(sig_slots)
@@ -209,7 +218,7 @@ class HistFactory:
         self._g_slots = np.full((self.n_gamma, share), flat)  # slots of each gamma, padded with a zero slot
         for j in range(self.n_gamma):
             sl = np.flatnonzero(self._g_onehot[j])
-            self._g_slots[j, :len(sl)] = sl
+            self._g_slots[j, : len(sl)] = sl
         self._s_slot = np.asarray([b * n_s + s for b, s in sig_slots], dtype=int)
         self._g_binhot = (self._g_bin[:, None] == np.arange(nb)[None, :]).astype(float)
         self._ns = n_s
@@ -277,7 +286,9 @@ class HistFactory:
         lam = jnp.sum(Q.reshape(self.n_main, self._ns), axis=-1)
         safe_f = jnp.where(f == 0.0, 1.0, f)
         Qb = Q.reshape(self.n_main, self._ns)
-        jn = (df / safe_f)[:, None] * Qb[:, self._ns_sample].T * self._ns_binmask  # (n_normsys, n_main): entry e scales one sample
+        jn = (
+            (df / safe_f)[:, None] * Qb[:, self._ns_sample].T * self._ns_binmask
+        )  # (n_normsys, n_main): entry e scales one sample
         dA = (dphi_u[:, None] * self._du + dphi_d[:, None] * self._dd) * P  # (n_alpha, flat)
         ja = jnp.sum(dA.reshape(self.n_alpha, self.n_main, self._ns), axis=-1) + self._ns_onehot @ jn
         R = jnp.concatenate([A * N * r, jnp.zeros(1)])
@@ -307,5 +318,3 @@ class HistFactory:
         """Gradient of :meth:`constraint_logpdf`; its curvature is the constant -1/sigma^2."""
         aux = self.center if aux is None else aux
         return (aux - jnp.asarray(z, dtype=jnp.float64)) / self.sigma**2
-
-

@@ -58,12 +58,12 @@ BACKENDS = ("lean", "pyhf")
 FIT_FILE = "published_fit.json"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shipped() -> dict:
     return json.loads(read_data(FIT_FILE))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stat_model(backend: str):
     if backend == "pyhf":
         return PyhfStatModel()
@@ -91,8 +91,9 @@ class Belle2Full:
     published). All methods are pure JAX functions of these.
     """
 
-    def __init__(self, smoothing: int = 2, n: int = DEFAULT_ORDER, prescription: str = "unified",
-                 backend: str = "lean"):
+    def __init__(
+        self, smoothing: int = 2, n: int = DEFAULT_ORDER, prescription: str = "unified", backend: str = "lean"
+    ):
         check_smoothing(smoothing)
         if prescription not in ("unified", "paper"):
             raise ValueError(f"unknown prescription '{prescription}'; valid: ['unified', 'paper']")
@@ -150,8 +151,9 @@ class Belle2Full:
     # ---- signal -----------------------------------------------------------------------------
     def spectrum(self, model, inputs: Inputs | None = None):
         """BR of ``model`` per generated-q^2 bin with this likelihood's binning options."""
-        return new_physics_spectrum(model, inputs, Q2_EDGES, smoothing=self.smoothing, n=self.n,
-                                    prescription=self.prescription)
+        return new_physics_spectrum(
+            model, inputs, Q2_EDGES, smoothing=self.smoothing, n=self.n, prescription=self.prescription
+        )
 
     def np_yields(self, br_bins):
         """New-physics events in the 18 signal bins (ITA SR 9, ITA CR 3, HTA 6): sum_j e_ij BR_NP(j)."""
@@ -167,8 +169,13 @@ class Belle2Full:
         y = self.np_yields(br_bins)
         if total:
             y = y + mu_sm * self.sm_nominal
-        return {"ita_sr": y[self.rows["ita_sr"]], "ita_cr": y[self.rows["ita_cr"]], "ita_sr_offres": jnp.zeros(9),
-                "ita_cr_offres": jnp.zeros(3), "hta": y[self.rows["hta"]]}
+        return {
+            "ita_sr": y[self.rows["ita_sr"]],
+            "ita_cr": y[self.rows["ita_cr"]],
+            "ita_sr_offres": jnp.zeros(9),
+            "ita_cr_offres": jnp.zeros(3),
+            "hta": y[self.rows["hta"]],
+        }
 
     def signal_factors(self, np_yields, mu_sm=1.0):
         """Per-bin factors r_i = mu_sm + N_i^NP / s_i on the published signal samples."""
@@ -221,8 +228,9 @@ class Belle2Full:
         def logp(z):
             return self.logpdf_factors(fact_of(z), z[:nn])
 
-        return poisson_gauss_newton(z0, model, logp, n_obs, curv, lo, hi, steps, n_tail=k,
-                                    single_row=getattr(self.stat, "single_row", None))
+        return poisson_gauss_newton(
+            z0, model, logp, n_obs, curv, lo, hi, steps, n_tail=k, single_row=getattr(self.stat, "single_row", None)
+        )
 
     def default_start(self):
         """Nuisances at the published SM-shaped best fit (mu free): the default warm start."""
@@ -235,8 +243,10 @@ class Belle2Full:
         (regenerate with ``python -m hpjax.likelihood.belle2.regenerate``)."""
         doc = _shipped()
         if doc.get("nuisance_names") != self.nuisance_names:
-            raise ValueError(f"hpjax/data/belle2_knunu/{FIT_FILE}: key 'nuisance_names' does not match the "
-                             f"model's parameters; regenerate with python -m hpjax.likelihood.belle2.regenerate")
+            raise ValueError(
+                f"hpjax/data/belle2_knunu/{FIT_FILE}: key 'nuisance_names' does not match the "
+                f"model's parameters; regenerate with python -m hpjax.likelihood.belle2.regenerate"
+            )
         return {**doc, "nuisances": np.asarray(doc["nuisances"], dtype=float)}
 
     @property
@@ -271,8 +281,9 @@ class Belle2Full:
         z, dec = self.solve(z0, fact_of, steps)
         return self.logpdf_factors(fact_of(z), z[: self.n_nuisances]), z[-1] * scale, dec
 
-    def fit_signal_strength(self, np_yields, mu_sm=1.0, scale0=1.0, init=None, steps: int = 12,
-                            errors: bool = True) -> dict:
+    def fit_signal_strength(
+        self, np_yields, mu_sm=1.0, scale0=1.0, init=None, steps: int = 12, errors: bool = True
+    ) -> dict:
         """Fit a free scale c >= 0 of ``np_yields`` with all nuisances (signal mu_sm s + c N^NP).
         With ``np_yields = sm_nominal``, ``mu_sm = 0``, c is the published POI mu. Returns
         {"scale", "error" (exact Hessian), "logpdf", "nuisances", "decrement"}."""
@@ -291,7 +302,13 @@ class Belle2Full:
     def published_fit(self, steps: int = 20) -> dict:
         """Refit the published SM-shaped model (POI mu free, all nuisances): {"mu", "mu_error",
         "logpdf", "nuisances", "decrement"}."""
-        fit = self.fit_signal_strength(self.sm_nominal, mu_sm=0.0, scale0=float(constants()["published"]["mu"]),
-                                       steps=steps)
-        return {"mu": float(fit["scale"]), "mu_error": float(fit["error"]), "logpdf": float(fit["logpdf"]),
-                "nuisances": np.asarray(fit["nuisances"]), "decrement": float(fit["decrement"])}
+        fit = self.fit_signal_strength(
+            self.sm_nominal, mu_sm=0.0, scale0=float(constants()["published"]["mu"]), steps=steps
+        )
+        return {
+            "mu": float(fit["scale"]),
+            "mu_error": float(fit["error"]),
+            "logpdf": float(fit["logpdf"]),
+            "nuisances": np.asarray(fit["nuisances"]),
+            "decrement": float(fit["decrement"]),
+        }

@@ -51,7 +51,6 @@ True
 1e-08
 """
 
-
 from ..names import DATASET_TERMS as TERMS
 from ..names import HIGGS_SCENARIOS, KINDS
 from ..names import MEASURED_OBSERVABLES as OBSERVABLES
@@ -78,9 +77,26 @@ from .records import (
 from .tables import read_table
 
 __all__ = [
-    "OBSERVABLES", "KINDS", "TERMS", "HIGGS_SCENARIOS", "RECORDS",
-    "Measurement", "Gaussian", "UpperLimit", "Counts", "MassDependentUpperLimit", "CorrelatedGaussian", "PyhfLikelihood",
-    "MeasurementFileError", "UnknownNameError",
-    "load_measurement", "list_measurements", "load_dataset", "list_datasets", "dataset_description",
-    "dataset_measurements", "citations", "read_table",
+    "OBSERVABLES",
+    "KINDS",
+    "TERMS",
+    "HIGGS_SCENARIOS",
+    "RECORDS",
+    "Measurement",
+    "Gaussian",
+    "UpperLimit",
+    "Counts",
+    "MassDependentUpperLimit",
+    "CorrelatedGaussian",
+    "PyhfLikelihood",
+    "MeasurementFileError",
+    "UnknownNameError",
+    "load_measurement",
+    "list_measurements",
+    "load_dataset",
+    "list_datasets",
+    "dataset_description",
+    "dataset_measurements",
+    "citations",
+    "read_table",
 ]

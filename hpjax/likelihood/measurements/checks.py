@@ -4,12 +4,27 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
-__all__ = ["UnknownNameError", "MeasurementFileError", "unknown", "check_keys", "string", "boolean", "num", "number",
-           "confidence_level", "strings", "up_down", "value_range", "readonly", "matrix"]
+__all__ = [
+    "UnknownNameError",
+    "MeasurementFileError",
+    "unknown",
+    "check_keys",
+    "string",
+    "boolean",
+    "num",
+    "number",
+    "confidence_level",
+    "strings",
+    "up_down",
+    "value_range",
+    "readonly",
+    "matrix",
+]
 
 
 class UnknownNameError(KeyError, ValueError):
@@ -156,6 +171,4 @@ def matrix(table, key, file, shape_cols: int | None, *, nrows: int | None = None
 
 def unknown(what: str, name: Any, valid: Iterable[str]) -> UnknownNameError:
     valid = list(valid)
-    return UnknownNameError(
-        f"unknown {what} {name!r}; valid {what} names ({len(valid)}): " + ", ".join(valid)
-    )
+    return UnknownNameError(f"unknown {what} {name!r}; valid {what} names ({len(valid)}): " + ", ".join(valid))

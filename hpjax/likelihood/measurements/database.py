@@ -11,16 +11,25 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..names import DATASET_TERMS, HIGGS_SCENARIOS
 from .checks import MeasurementFileError, UnknownNameError, unknown
 from .records import Measurement, parse_measurement
 
-__all__ = ["load_measurement", "list_measurements", "load_dataset", "list_datasets", "dataset_description",
-           "dataset_measurements", "citations", "UnknownNameError"]
+__all__ = [
+    "load_measurement",
+    "list_measurements",
+    "load_dataset",
+    "list_datasets",
+    "dataset_description",
+    "dataset_measurements",
+    "citations",
+    "UnknownNameError",
+]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
@@ -47,7 +56,7 @@ def list_measurements(directory: Any = None) -> list[str]:
     return sorted(p.name[: -len(".toml")] for p in mdir.iterdir() if p.name.endswith(".toml") and p.is_file())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_packaged(name: str) -> Measurement:
     return _load(name, None)
 
@@ -111,7 +120,9 @@ def _check_term_names(names: list[str], term: str, key: str, path: Any, director
         bad = [o for o in m.observables if o not in DATASET_TERMS[term]]
         if bad:
             raise MeasurementFileError(
-                path, key, f"measurement {n!r} has observable {bad[0]!r}; term {term!r} accepts {', '.join(DATASET_TERMS[term])}"
+                path,
+                key,
+                f"measurement {n!r} has observable {bad[0]!r}; term {term!r} accepts {', '.join(DATASET_TERMS[term])}",
             )
 
 
@@ -132,17 +143,23 @@ def load_dataset(name: str, directory: Any = None) -> dict[str, Any]:
                 raise MeasurementFileError(path, key, "expected a string")
             continue
         if term not in DATASET_TERMS:
-            raise MeasurementFileError(path, key, f"unknown likelihood term; valid terms: {', '.join(DATASET_TERMS)}, description")
+            raise MeasurementFileError(
+                path, key, f"unknown likelihood term; valid terms: {', '.join(DATASET_TERMS)}, description"
+            )
         if term == "higgs_invisible":
             if not isinstance(val, dict) or not isinstance(val.get("scenarios"), dict):
                 raise MeasurementFileError(path, key + ".scenarios", "expected a table 'scenarios = {lhc = ..., ...}'")
             extra = set(val) - {"scenarios", "default"}
             if extra:
-                raise MeasurementFileError(path, f"{key}.{sorted(extra)[0]}", "unknown key (allowed: scenarios, default)")
+                raise MeasurementFileError(
+                    path, f"{key}.{sorted(extra)[0]}", "unknown key (allowed: scenarios, default)"
+                )
             scen = val["scenarios"]
             for s, n in scen.items():
                 if s not in HIGGS_SCENARIOS:
-                    raise MeasurementFileError(path, f"{key}.scenarios.{s}", f"unknown scenario; valid: {', '.join(HIGGS_SCENARIOS)}")
+                    raise MeasurementFileError(
+                        path, f"{key}.scenarios.{s}", f"unknown scenario; valid: {', '.join(HIGGS_SCENARIOS)}"
+                    )
                 if not isinstance(n, str):
                     raise MeasurementFileError(path, f"{key}.scenarios.{s}", "expected a measurement name (string)")
                 _check_term_names([n], term, f"{key}.scenarios.{s}", path, directory)
@@ -150,7 +167,9 @@ def load_dataset(name: str, directory: Any = None) -> dict[str, Any]:
                 raise MeasurementFileError(path, f"{key}.scenarios.lhc", "missing required scenario")
             default = val.get("default", "lhc")
             if default not in scen:
-                raise MeasurementFileError(path, f"{key}.default", f"{default!r} is not one of the scenarios {', '.join(scen)}")
+                raise MeasurementFileError(
+                    path, f"{key}.default", f"{default!r} is not one of the scenarios {', '.join(scen)}"
+                )
             out[term] = {"default": default, "scenarios": dict(scen)}
             continue
         names = [val] if isinstance(val, str) else val

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -31,15 +32,32 @@ from .checks import (
 )
 from .tables import load_table
 
-__all__ = ["Measurement", "Gaussian", "UpperLimit", "Counts", "MassDependentUpperLimit", "CorrelatedGaussian",
-           "PyhfLikelihood", "RECORDS", "parse_measurement"]
+__all__ = [
+    "Measurement",
+    "Gaussian",
+    "UpperLimit",
+    "Counts",
+    "MassDependentUpperLimit",
+    "CorrelatedGaussian",
+    "PyhfLikelihood",
+    "RECORDS",
+    "parse_measurement",
+]
 
 _ARXIV_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z-]+(\.[A-Z]{2})?/\d{7})$")
 
 _COMMON_KEYS = {
-    "name": True, "kind": True, "experiment": True, "arxiv": True, "reference": True,
-    "observable": False, "inspire": False, "notes": False, "source": False,
-    "digitisation": False, "projection": False,
+    "name": True,
+    "kind": True,
+    "experiment": True,
+    "arxiv": True,
+    "reference": True,
+    "observable": False,
+    "inspire": False,
+    "notes": False,
+    "source": False,
+    "digitisation": False,
+    "projection": False,
 }
 
 
@@ -98,8 +116,11 @@ class Gaussian(Measurement):
 
     @classmethod
     def parse(cls, tbl, path, root):
-        kw = {"value": number(tbl, "value", path), "error_up": number(tbl, "error_up", path, positive=True),
-              "error_down": number(tbl, "error_down", path, positive=True)}
+        kw = {
+            "value": number(tbl, "value", path),
+            "error_up": number(tbl, "error_up", path, positive=True),
+            "error_down": number(tbl, "error_down", path, positive=True),
+        }
         for key in ("stat", "syst"):
             if key in tbl:
                 kw[key] = up_down(tbl[key], key, path)
@@ -117,16 +138,26 @@ class UpperLimit(Measurement):
 
     @classmethod
     def parse(cls, tbl, path, root):
-        return {"limit": number(tbl, "limit", path, positive=True), "cl": confidence_level(tbl, path),
-                "expected_limit": number(tbl, "expected_limit", path, required=False, positive=True)}
+        return {
+            "limit": number(tbl, "limit", path, positive=True),
+            "cl": confidence_level(tbl, path),
+            "expected_limit": number(tbl, "expected_limit", path, required=False, positive=True),
+        }
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Counts(Measurement):
     """An upper limit with its published event counts (flavio ``general_gamma_upper_limit`` fields)."""
 
-    KEYS = {"limit": True, "cl": True, "counts_total": True, "counts_signal": False,
-            "counts_background": False, "background_std": True, "counts_convention": True}
+    KEYS = {
+        "limit": True,
+        "cl": True,
+        "counts_total": True,
+        "counts_signal": False,
+        "counts_background": False,
+        "background_std": True,
+        "counts_convention": True,
+    }
     limit: float
     cl: float
     counts_total: float
@@ -137,10 +168,13 @@ class Counts(Measurement):
 
     @classmethod
     def parse(cls, tbl, path, root):
-        kw = {"limit": number(tbl, "limit", path, positive=True), "cl": confidence_level(tbl, path),
-              "counts_total": number(tbl, "counts_total", path, nonneg=True),
-              "counts_signal": number(tbl, "counts_signal", path, required=False),
-              "counts_background": number(tbl, "counts_background", path, required=False, nonneg=True)}
+        kw = {
+            "limit": number(tbl, "limit", path, positive=True),
+            "cl": confidence_level(tbl, path),
+            "counts_total": number(tbl, "counts_total", path, nonneg=True),
+            "counts_signal": number(tbl, "counts_signal", path, required=False),
+            "counts_background": number(tbl, "counts_background", path, required=False, nonneg=True),
+        }
         if kw["counts_signal"] is None and kw["counts_background"] is None:
             raise MeasurementFileError(path, "counts_signal", "give 'counts_signal' or 'counts_background'")
         kw["background_std"] = number(tbl, "background_std", path, nonneg=True)
@@ -153,10 +187,20 @@ class MassDependentUpperLimit(Measurement):
     """A table of BR limits versus mass (and lifetime): ``masses`` [GeV], ``lifetimes`` [s] or
     None, ``values`` (BR, not log10) of shape (n_mass,) or (n_mass, n_lifetime), NaN = no limit."""
 
-    KEYS = {"table": True, "cl": True, "mass_column": True, "value_column": True,
-            "value_is_log10": True, "mass_range": True, "allow_nan": False,
-            "lifetime_column": False, "lifetime_unit": False, "lifetime_is_log10": False,
-            "lifetime_range": False, "stable_lifetime": False}
+    KEYS = {
+        "table": True,
+        "cl": True,
+        "mass_column": True,
+        "value_column": True,
+        "value_is_log10": True,
+        "mass_range": True,
+        "allow_nan": False,
+        "lifetime_column": False,
+        "lifetime_unit": False,
+        "lifetime_is_log10": False,
+        "lifetime_range": False,
+        "stable_lifetime": False,
+    }
     table: str
     cl: float
     mass_column: str
@@ -183,8 +227,15 @@ class CorrelatedGaussian(Measurement):
     """Correlated measurements in q^2 bins: ``values``, ``errors`` (n, 2) = (up, down),
     ``correlation`` (n, n), ``q2_bins`` (n, 2); optional ``stat``/``syst`` (n, 2)."""
 
-    KEYS = {"observables": True, "q2_bins": True, "values": True, "errors": True,
-            "correlation": True, "stat": False, "syst": False}
+    KEYS = {
+        "observables": True,
+        "q2_bins": True,
+        "values": True,
+        "errors": True,
+        "correlation": True,
+        "stat": False,
+        "syst": False,
+    }
     q2_bins: np.ndarray
     values: np.ndarray
     errors: np.ndarray
@@ -231,9 +282,15 @@ class PyhfLikelihood(Measurement):
 
     @classmethod
     def parse(cls, tbl, path, root):
-        kw = {"workspace": string(tbl, "workspace", path), "constants": string(tbl, "constants", path),
-              "number_densities": strings(tbl, "number_densities", path)}
-        for key, files in (("workspace", [kw["workspace"], kw["constants"]]), ("number_densities", kw["number_densities"])):
+        kw = {
+            "workspace": string(tbl, "workspace", path),
+            "constants": string(tbl, "constants", path),
+            "number_densities": strings(tbl, "number_densities", path),
+        }
+        for key, files in (
+            ("workspace", [kw["workspace"], kw["constants"]]),
+            ("number_densities", kw["number_densities"]),
+        ):
             for f in files:
                 if not (root / f).is_file():
                     raise MeasurementFileError(path, key, f"file {f!r} not found under {root}")
@@ -241,9 +298,14 @@ class PyhfLikelihood(Measurement):
 
 
 #: measurement kind -> record class
-RECORDS = {"gaussian": Gaussian, "upper_limit": UpperLimit, "counts": Counts,
-           "mass_dependent_upper_limit": MassDependentUpperLimit, "correlated_gaussian": CorrelatedGaussian,
-           "pyhf_likelihood": PyhfLikelihood}
+RECORDS = {
+    "gaussian": Gaussian,
+    "upper_limit": UpperLimit,
+    "counts": Counts,
+    "mass_dependent_upper_limit": MassDependentUpperLimit,
+    "correlated_gaussian": CorrelatedGaussian,
+    "pyhf_likelihood": PyhfLikelihood,
+}
 
 
 def _observables(tbl, kind, path) -> dict:
@@ -253,8 +315,9 @@ def _observables(tbl, kind, path) -> dict:
         obs = strings(tbl, "observables", path)
         for o in obs:
             if o not in MEASURED_OBSERVABLES:
-                raise MeasurementFileError(path, "observables",
-                                           f"unknown observable {o!r}; valid: {', '.join(MEASURED_OBSERVABLES)}")
+                raise MeasurementFileError(
+                    path, "observables", f"unknown observable {o!r}; valid: {', '.join(MEASURED_OBSERVABLES)}"
+                )
         return {"observables": obs, "observable": ", ".join(dict.fromkeys(obs))}
     obs = string(tbl, "observable", path, choices=MEASURED_OBSERVABLES)
     return {"observable": obs, "observables": (obs,)}
@@ -278,7 +341,9 @@ def parse_measurement(name: str, path: Any, root: Any) -> Measurement:
     if fname != name:
         raise MeasurementFileError(path, "name", f"name {fname!r} differs from the file name {name!r}")
     kw: dict[str, Any] = dict(
-        name=name, kind=kind, file=str(path),
+        name=name,
+        kind=kind,
+        file=str(path),
         experiment=string(tbl, "experiment", path),
         reference=string(tbl, "reference", path),
         arxiv=strings(tbl, "arxiv", path),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -73,19 +74,19 @@ def load_table(tbl: Mapping, file: Any, root: Any) -> dict[str, Any]:
             if key in tbl:
                 raise MeasurementFileError(file, key, "given without 'lifetime_column'")
     else:
-        unit = out["lifetime_unit"] = string(tbl, "lifetime_unit", file, choices=tuple(LIFETIME_UNITS))
-        t_log = out["lifetime_is_log10"] = boolean(tbl, "lifetime_is_log10", file)
+        out["lifetime_unit"] = string(tbl, "lifetime_unit", file, choices=tuple(LIFETIME_UNITS))
+        out["lifetime_is_log10"] = boolean(tbl, "lifetime_is_log10", file)
         trange = out["lifetime_range"] = value_range(tbl, "lifetime_range", file)
         stable = out["stable_lifetime"] = number(tbl, "stable_lifetime", file, required=False, positive=True)
         if stable is not None and not (trange[0] <= stable <= trange[1] * (1 + 1e-9)):
-            raise MeasurementFileError(file, "stable_lifetime", f"{stable!r} s lies outside lifetime_range {list(trange)}")
+            raise MeasurementFileError(
+                file, "stable_lifetime", f"{stable!r} s lies outside lifetime_range {list(trange)}"
+            )
 
     cols = read_table(tpath)
     for key, col in (("mass_column", mcol), ("value_column", vcol), ("lifetime_column", tcol)):
         if col is not None and col not in cols:
-            raise MeasurementFileError(
-                file, key, f"column {col!r} not in table {table} (columns: {', '.join(cols)})"
-            )
+            raise MeasurementFileError(file, key, f"column {col!r} not in table {table} (columns: {', '.join(cols)})")
     m = cols[mcol]
     v = cols[vcol]
     if np.isnan(m).any() or np.isinf(m).any():
@@ -101,7 +102,9 @@ def load_table(tbl: Mapping, file: Any, root: Any) -> dict[str, Any]:
         if np.any(np.diff(m) <= 0):
             i = int(np.argmax(np.diff(m) <= 0))
             raise MeasurementFileError(
-                tpath, mcol, f"mass column not sorted (strictly increasing): row {i + 1} {m[i]!r} >= row {i + 2} {m[i + 1]!r}"
+                tpath,
+                mcol,
+                f"mass column not sorted (strictly increasing): row {i + 1} {m[i]!r} >= row {i + 2} {m[i + 1]!r}",
             )
         masses, lifetimes, grid = m, None, v
     else:
@@ -109,25 +112,30 @@ def load_table(tbl: Mapping, file: Any, root: Any) -> dict[str, Any]:
         if np.isnan(t).any() or np.isinf(t).any():
             raise MeasurementFileError(tpath, tcol, "lifetime column contains NaN/inf")
         if np.any(np.diff(t) < 0):
-            raise MeasurementFileError(tpath, tcol, "lifetime column not sorted (rows must be grouped by increasing lifetime)")
+            raise MeasurementFileError(
+                tpath, tcol, "lifetime column not sorted (rows must be grouped by increasing lifetime)"
+            )
         tvals, starts = np.unique(t, return_index=True)
         bounds = list(starts) + [t.size]
-        blocks = [m[bounds[i]: bounds[i + 1]] for i in range(len(tvals))]
+        blocks = [m[bounds[i] : bounds[i + 1]] for i in range(len(tvals))]
         for blk in blocks:
             if np.any(np.diff(blk) <= 0):
-                raise MeasurementFileError(tpath, mcol, "mass column not sorted (strictly increasing within each lifetime block)")
+                raise MeasurementFileError(
+                    tpath, mcol, "mass column not sorted (strictly increasing within each lifetime block)"
+                )
         masses = blocks[0]
         if any(blk.shape != masses.shape or not np.array_equal(blk, masses) for blk in blocks):
             raise MeasurementFileError(tpath, mcol, "incomplete grid: the masses differ between lifetime blocks")
-        grid = np.stack([v[bounds[i]: bounds[i + 1]] for i in range(len(tvals))], axis=1)
-        lt = 10.0 ** tvals if out["lifetime_is_log10"] else tvals.copy()
+        grid = np.stack([v[bounds[i] : bounds[i + 1]] for i in range(len(tvals))], axis=1)
+        lt = 10.0**tvals if out["lifetime_is_log10"] else tvals.copy()
         lifetimes = lt * LIFETIME_UNITS[out["lifetime_unit"]]
         if not np.all(lifetimes > 0):
             raise MeasurementFileError(tpath, tcol, "lifetimes must be positive")
         trange = out["lifetime_range"]
         if lifetimes[0] < trange[0] * (1 - 1e-9) or lifetimes[-1] > trange[1] * (1 + 1e-9):
             raise MeasurementFileError(
-                file, "lifetime_range",
+                file,
+                "lifetime_range",
                 f"table {table} lifetimes [{lifetimes[0]:.6g}, {lifetimes[-1]:.6g}] s exceed {list(trange)}",
             )
 
@@ -140,7 +148,7 @@ def load_table(tbl: Mapping, file: Any, root: Any) -> dict[str, Any]:
     if is_log:
         if np.any(finite > 0):
             raise MeasurementFileError(tpath, vcol, "log10 branching-ratio limit > 0 (BR > 1)")
-        br = 10.0 ** grid
+        br = 10.0**grid
     else:
         if np.any(finite <= 0) or np.any(finite > 1):
             raise MeasurementFileError(tpath, vcol, "branching-ratio limits must lie in (0, 1]")

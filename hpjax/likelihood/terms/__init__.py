@@ -9,6 +9,20 @@ from .lfu import LFUTerm
 from .limits import TableLimitTerm, UpperLimitTerm
 from .nuisances import input_nuisances, sm_nuisance
 
-__all__ = ["Term", "Context", "NuisanceGroup", "TermSetup", "register", "term_class", "TERM_CLASSES", "Combined",
-           "GaussianTerm", "UpperLimitTerm", "TableLimitTerm", "LFUTerm", "Belle2FullTerm", "input_nuisances",
-           "sm_nuisance"]
+__all__ = [
+    "Term",
+    "Context",
+    "NuisanceGroup",
+    "TermSetup",
+    "register",
+    "term_class",
+    "TERM_CLASSES",
+    "Combined",
+    "GaussianTerm",
+    "UpperLimitTerm",
+    "TableLimitTerm",
+    "LFUTerm",
+    "Belle2FullTerm",
+    "input_nuisances",
+    "sm_nuisance",
+]

@@ -14,8 +14,9 @@ with :func:`register`; a term built by hand can be given to ``Likelihood(..., te
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import jax.numpy as jnp
 import numpy as np
@@ -60,8 +61,7 @@ class Term(Protocol):
     measurements: tuple[str, ...]
     nuisances: tuple[NuisanceGroup, ...]
 
-    def logpdf(self, context: Context, params: Mapping, *, constraints: bool = True):
-        ...
+    def logpdf(self, context: Context, params: Mapping, *, constraints: bool = True): ...
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,9 @@ def term_class(kind: str) -> type:
     try:
         return TERM_CLASSES[kind]
     except KeyError:
-        raise ValueError(f"no likelihood term for measurement kind {kind!r}; registered kinds: {sorted(TERM_CLASSES)}") from None
+        raise ValueError(
+            f"no likelihood term for measurement kind {kind!r}; registered kinds: {sorted(TERM_CLASSES)}"
+        ) from None
 
 
 class Combined:

@@ -29,8 +29,9 @@ class Belle2FullTerm:
         self.name, self.measurement, self.sm = name, measurement, sm
         self.options = {**BELLE2_FULL_DEFAULTS, **dict(options)}
         o = self.options
-        self.model = Belle2Full(smoothing=o["smoothing"], n=physics["n"], prescription=physics["prescription"],
-                               backend=o["backend"])
+        self.model = Belle2Full(
+            smoothing=o["smoothing"], n=physics["n"], prescription=physics["prescription"], backend=o["backend"]
+        )
         self._br_template = BR_TEMPLATE
         self.reference = self.model.reference_logpdf
         self.observables = ("BR(B+->K+inv)",)
@@ -40,8 +41,15 @@ class Belle2FullTerm:
             b = self.model
             names = tuple(BELLE2_FULL_PREFIX + n for n in b.nuisance_names)
             sig = np.asarray(b.nuisance_sigma, dtype=float)
-            groups.append(NuisanceGroup(names, np.asarray(b.nuisance_center, dtype=float), np.diag(sig**2),
-                                        np.asarray(b.default_start(), dtype=float), None))
+            groups.append(
+                NuisanceGroup(
+                    names,
+                    np.asarray(b.nuisance_center, dtype=float),
+                    np.diag(sig**2),
+                    np.asarray(b.default_start(), dtype=float),
+                    None,
+                )
+            )
         self.nuisances = tuple(groups)
         self._float_names = groups[-1].names if o["nuisances"] == "float" else ()
         # the inner Gauss-Newton profile is converged to ~1e-8 in ln L: an outer optimiser should

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...bkll import br_bin_sm
+from ...kinematics import bw_fraction
 from .base import TermSetup, register
 
 __all__ = ["LFUTerm", "LFU_CHANNELS"]
@@ -51,15 +52,10 @@ class LFUTerm:
     def predicted_ratios(self, context):
         preds, mass = context.predictions, context.model.m_hD
         G = mass * preds["Gamma(hD)"]
-        # a stable h_D (G = 0): the Breit-Wigner is a delta function, frac = 1 inside the bin;
-        # double-where so that neither x/0 nor its gradient reaches the result
-        wide = G > 0
-        G_s = jnp.where(wide, G, 1.0)
         pred = []
         for prod, lo, hi, r_sm, ee in self.sm_bins:
-            bw = (jnp.arctan((hi - mass**2) / G_s) - jnp.arctan((lo - mass**2) / G_s)) / jnp.pi
-            delta = jnp.where((mass**2 > lo) & (mass**2 < hi), 1.0, 0.0)
-            frac = jnp.where(wide, bw, delta)
+            # a stable h_D (G -> 0): the Breit-Wigner is a delta function; finite gradients throughout
+            frac = bw_fraction(lo, hi, mass**2, G)
             pred.append(r_sm + preds[prod] * preds["BR(hD->mumu)"] * frac / ee)
         return jnp.stack(pred)
 

@@ -16,8 +16,10 @@ __all__ = ["UpperLimitTerm", "TableLimitTerm"]
 
 
 def _no_poisson(m, what: str):
-    return ValueError(f"{m.file}: convention 'poisson' needs published counts; {what}. "
-                      f"Valid conventions here: ['half_normal', 'step']")
+    return ValueError(
+        f"{m.file}: convention 'poisson' needs published counts; {what}. "
+        f"Valid conventions here: ['half_normal', 'step']"
+    )
 
 
 @register("upper_limit")
