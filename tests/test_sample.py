@@ -218,7 +218,7 @@ DATA, DATA_ERR = 2.3e-5, 0.7e-5  # Belle II BR(B+ -> K+ nu nu)
 def physics():
     model = hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0)
     lik = hpjax.Likelihood(model, terms=["belle2"], free=("sin_theta",), nuisances=["BR(B+->K+nunu)_SM"])
-    res = sample(lik, {"sin_theta": Prior("log_uniform", 1e-4, 1e-1)}, num_samples=300, num_chains=2, seed=0)
+    res = sample(lik, {"sin_theta": Prior("log_uniform", 1e-4, 1e-1)}, num_samples=600, num_chains=2, seed=0)
     return model, lik, res
 
 
@@ -242,12 +242,13 @@ def test_physics_belle2_sin_theta(physics):
     cdf = np.cumsum(dens) / dens.sum()
     median_exact = 10 ** np.interp(0.5, cdf, u)
     assert 0.80 < median_exact / s_fit < 0.90
-    # within 10 %, or within 5 Monte Carlo standard errors where 600 draws of this posterior
+    # within 10 %, or within 5 Monte Carlo standard errors where 1200 draws of this posterior
     # (ESS ~ 50-100: a steep peak on a plateau) cannot resolve 10 % (seed-to-seed spread ~ 4 %)
     mcse = float(az.mcse(res.idata, var_names=["log10_sin_theta"], method="median")["log10_sin_theta"])
     rel = abs(np.median(s) / median_exact - 1)
     assert rel < max(0.10, 5 * math.log(10) * mcse), (np.median(s), median_exact, mcse)
-    # diagnostics are reported (2 x 300 draws: R-hat ~ 1.01-1.05, a few divergences possible)
+    # diagnostics are reported (2 x 600 draws: R-hat ~ 1.01-1.05, a few divergences possible; with
+    # 2 x 300 the bulk ESS fell to 17 on one seed after floating-point-level changes of the physics)
     assert np.isfinite(res.max_r_hat) and res.max_r_hat < 1.2
     assert res.min_ess_bulk > 20 and res.divergences == int(res.idata.sample_stats["diverging"].sum())
     assert res.ok == (not res.problems)
