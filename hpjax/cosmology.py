@@ -71,7 +71,7 @@ __all__ = [
 @functools.cache
 def constants() -> dict:
     path = resources.files("hpjax.data").joinpath("cosmology", "constants.toml")
-    return parse_inputs(tomllib.loads(path.read_text()), "hpjax/data/cosmology/constants.toml")
+    return parse_inputs(tomllib.loads(path.read_text()), "hpjax/data/cosmology/constants.toml", ranges=False)
 
 
 def _c(name):

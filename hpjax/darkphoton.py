@@ -110,7 +110,7 @@ _VMD_FILES = {  # grid -> coefficient of the dark photon (Darkcast pars.py/model
 def constants() -> dict:
     """The constants of hpjax/data/darkphoton/constants.toml (name -> InputInfo)."""
     path = resources.files("hpjax.data").joinpath(*_DATA, "constants.toml")
-    return parse_inputs(tomllib.loads(path.read_text()), "hpjax/data/darkphoton/constants.toml")
+    return parse_inputs(tomllib.loads(path.read_text()), "hpjax/data/darkphoton/constants.toml", ranges=False)
 
 
 def _c(name):

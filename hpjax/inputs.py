@@ -152,7 +152,7 @@ def _read_toml(*parts: str) -> tuple[dict, str]:
         raise ValueError(f"{label}: malformed TOML: {exc}") from exc
 
 
-def parse_inputs(data: Mapping, label: str) -> dict[str, InputInfo]:
+def parse_inputs(data: Mapping, label: str, ranges: bool = True) -> dict[str, InputInfo]:
     out = {}
     for name, entry in data.items():
         if not isinstance(entry, Mapping):
@@ -164,9 +164,12 @@ def parse_inputs(data: Mapping, label: str) -> dict[str, InputInfo]:
                 raise ValueError(f"{label}: key '{name}.{key}' has the wrong type {type(entry[key]).__name__}")
         if entry["error"] < 0:
             raise ValueError(f"{label}: key '{name}.error' = {entry['error']} must be >= 0")
-        if name not in RANGES:
+        if not ranges:  # constants of another module's own table (darkphoton, cosmology): no Inputs range
+            problem = None
+        elif name not in RANGES:
             raise ValueError(f"{label}: key '{name}' has no allowed range in hpjax.inputs.RANGES")
-        problem = range_problem(name, entry["value"])
+        else:
+            problem = range_problem(name, entry["value"])
         if problem:
             raise ValueError(f"{label}: key '{name}.value': {problem}")
         out[name] = InputInfo(
