@@ -285,7 +285,7 @@ def test_every_input_has_a_range_and_defaults_are_inside():
 
 
 def test_inputs_toml_value_out_of_range_names_file_and_key():
-    from hpjax.inputs import _parse_inputs
+    from hpjax.inputs import parse_inputs
 
     data = tomllib.loads((DATA / "inputs.toml").read_text())
     data["tau_B0"]["value"] = -1.5e-12
@@ -294,11 +294,11 @@ def test_inputs_toml_value_out_of_range_names_file_and_key():
         match=r"^hpjax/data/inputs.toml: key 'tau_B0.value': tau_B0 = -1.5e-12 is outside "
         r"the allowed range \(0, inf\)$",
     ):
-        _parse_inputs(data, "hpjax/data/inputs.toml")
+        parse_inputs(data, "hpjax/data/inputs.toml")
     data = tomllib.loads((DATA / "inputs.toml").read_text())
     data["m_new"] = {"value": 1.0, "error": 0.0, "unit": "GeV", "source": "x"}
     with pytest.raises(ValueError, match=r"key 'm_new' has no allowed range"):
-        _parse_inputs(data, "hpjax/data/inputs.toml")
+        parse_inputs(data, "hpjax/data/inputs.toml")
 
 
 def test_concrete_nuisance_value_out_of_range_is_an_error():

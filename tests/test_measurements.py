@@ -512,6 +512,7 @@ def test_package_imports_no_jax_and_only_the_name_lists():
                 "dataclasses",
                 "importlib",
                 "pathlib",
+                "collections",
                 "types",
                 "typing",
                 "numpy",
