@@ -138,41 +138,6 @@ def _prescription_scan(inputs):
     return out
 
 
-def _figure(scan, path: pathlib.Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    m = scan["m_hD"]
-    fig, (ax, rx) = plt.subplots(2, 1, figsize=(6.4, 6.4), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
-    colours = {1.0: "C0", 0.1: "C1"}
-    for y in (1.0, 0.1):
-        uni = scan[f"y_D={y}/unified"]["BR(B+->K+inv)"]
-        pap = scan[f"y_D={y}/paper"]["BR(B+->K+inv)"]
-        ax.plot(m, uni, color=colours[y], label=f"unified Breit-Wigner, $y_D$={y}")
-        ax.plot(m, pap, color=colours[y], ls="--", label=f"paper (2-body | 3-body), $y_D$={y}")
-        rx.plot(m, [u / p if p > 0 else float("nan") for u, p in zip(uni, pap)], color=colours[y])
-    ax.axhspan(
-        1.9e-5 - 0.7e-5, 1.9e-5 + 0.7e-5, color="C2", alpha=0.15, label=r"Belle II BR$_{NP}$ = (1.9 $\pm$ 0.7)e-5"
-    )
-    ax.axvline(5.27941 - 0.493677, color="grey", ls=":", lw=1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(1e-9, 1e-4)
-    ax.set_ylabel(r"BR($B^+\to K^+$ + inv)")
-    ax.set_title(r"Singlet Higgs portal, $\sin\theta = 6\times10^{-3}$, $m_\chi$ = 10 MeV")
-    ax.legend(fontsize=7, loc="lower left")
-    rx.set_xscale("log")
-    rx.set_ylim(0.5, 3.0)
-    rx.axhline(1.0, color="k", lw=0.5)
-    rx.set_ylabel("unified / paper")
-    rx.set_xlabel(r"$m_{h_D}$ [GeV]")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-
-
 def cmd_demo(args) -> int:
     import hpjax
 
@@ -207,7 +172,9 @@ def cmd_demo(args) -> int:
     results["prescription_scan"] = scan
     (out_dir / "demo.json").write_text(_dumps(results, indent=1) + "\n")
     fig_path = out_dir / "demo_prescriptions.png"
-    _figure(scan, fig_path)
+    from .plotting import prescription_figure
+
+    prescription_figure(scan, fig_path)
     print(f"\nwrote {out_dir / 'demo.json'} and {fig_path}  ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -335,7 +302,9 @@ def cmd_fit(args) -> int:
             "starts": fit.starts,
         },
     )
-    _bar_figure(parts, out / "fit.png", f"{spec.name}: chi2 by term at the best fit")
+    from .plotting import chi2_bar_figure
+
+    chi2_bar_figure(parts, out / "fit.png", f"{spec.name}: chi2 by term at the best fit")
     print(f"wrote {out / 'fit.json'} and {out / 'fit.png'}  ({time.perf_counter() - t0:.1f} s)")
     return 0 if fit.converged else 1
 
@@ -344,22 +313,6 @@ def jnp_asarray(v):
     import jax.numpy as jnp
 
     return jnp.asarray(v)
-
-
-def _bar_figure(parts: dict, path: pathlib.Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    names = list(parts)
-    ax.barh(names, [-2 * parts[n] for n in names], color="C0")
-    ax.set_xlabel(r"$\chi^2$ contribution")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
 
 
 def cmd_profile(args) -> int:
@@ -407,40 +360,11 @@ def cmd_profile(args) -> int:
         print(f"  warning: {int(np.sum(~np.asarray(prof.converged)))} grid points did not converge")
     out = spec.output_dir
     _write_json(out / "profile.json", result)
-    _profile_figure(prof, out / "profile.png", spec.name)
+    from .plotting import profile_figure
+
+    profile_figure(prof, out / "profile.png", spec.name)
     print(f"wrote {out / 'profile.json'} and {out / 'profile.png'}  ({time.perf_counter() - t0:.1f} s)")
     return 0
-
-
-def _profile_figure(prof, path: pathlib.Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    if len(prof.poi) == 1:
-        x = prof.grid[prof.poi[0]]
-        ax.plot(x, prof.delta_chi2, color="C0")
-        for lvl, ls in ((1.0, "--"), (3.84, ":")):
-            ax.axhline(lvl, color="grey", ls=ls, lw=1)
-        ax.set_xscale("log")
-        ax.set_ylim(0, max(10.0, float(np.nanmin(prof.delta_chi2)) + 1))
-        ax.set_xlabel(prof.poi[0])
-        ax.set_ylabel(r"$\Delta\chi^2$ (profiled)")
-    else:
-        x, y = (prof.grid[p] for p in prof.poi)
-        cs = ax.contour(x, y, prof.delta_chi2.T, levels=[2.30, 5.99], colors=["C0", "C1"])
-        ax.clabel(cs, fmt={2.30: "68%", 5.99: "95%"})
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(prof.poi[0])
-        ax.set_ylabel(prof.poi[1])
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
 
 
 def cmd_sample(args) -> int:
