@@ -19,9 +19,14 @@ and resumable after an interruption.
   everywhere) are reported in one line and recomputed.
 * Profiled parameters (``profile=[...]``) are minimised at every grid point (vmapped BFGS
   started from the model's values).
-* Multi-host: start every host with ``jax.distributed.initialize(coordinator_address, num_processes,
-  process_id)`` before calling :func:`scan`; ``jax.devices()`` then spans all hosts and the mesh
-  shards each chunk over all of them (each host writes the chunks; use a shared file system).
+* Multi-host: start every process with :func:`hpjax.inference.distributed.initialize` (or
+  ``jax.distributed.initialize(...)``; ``hpjax scan --distributed``) before calling :func:`scan`
+  in each of them; ``jax.devices()`` then spans all processes and the mesh shards each chunk over
+  all of them. Each process feeds and fetches only the points on its own devices and writes their
+  chunk files (one owner per point; use a file system all processes share); process 0 reads the
+  finished points for a resume and tells the others, and after a barrier assembles ``scan.nc``,
+  which every process then returns. A rerun after any process was killed resumes as above.
+* Files (identity, chunk files, validation, assembly): :mod:`hpjax.inference.scan_store`.
 
 >>> import numpy as np, hpjax, tempfile
 >>> from hpjax.inference.scan import scan
@@ -45,6 +50,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..numerics import capped_chi2
+from . import distributed as dist
+from .scan_store import (
+    ScanInterrupted,
+    assemble,
+    atomic_save,
+    check_identity,
+    chunk_path,
+    done_mask,
+    drop_mismatched,
+    identity_hash,
+    load_chunks,
+    majority_variables,
+    scan_identity,
+)
 
 __all__ = [
     "scan",
@@ -162,94 +181,22 @@ def _point_function(lik, names, profile, observables, transforms):
     return point
 
 
-def _atomic_save(path: pathlib.Path, arrays: dict) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    os.replace(tmp, path)
-
-
-class ScanInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`scan`: ``done`` of ``total`` points are kept in ``chunk_dir`` (a rerun
-    resumes from them)."""
-
-    def __init__(self, done: int, total: int, chunk_dir):
-        super().__init__(f"{done} of {total} points kept in {chunk_dir}")
-        self.done, self.total, self.chunk_dir = done, total, pathlib.Path(chunk_dir)
-
-
-def scan_identity(lik, axes: dict, profile=(), observables=()) -> dict:
-    """What a scan computes, independent of how it is cut into chunks: the grid, the likelihood
-    (dataset, terms, options, fixed values) and the requested outputs. Its hash
-    (:func:`identity_hash`) marks every chunk file and the assembled ``scan.nc``."""
-    names = list(axes)
-    free = lik.parameters()
-    fixed_free = [n for n in free if n not in names and n not in profile]
-    return {
-        "axes": {n: np.asarray(v, dtype=float).tolist() for n, v in axes.items()},
-        "profile": list(profile),
-        "observables": list(observables),
-        "terms": lik.terms,
-        "dataset": lik.dataset_name,
-        "parameters": free,
-        "options": lik.options,
-        "fixed": {k: float(v) for k, v in lik.initial_params().items() if k in fixed_free},
-        "model_defaults": lik.model_defaults,
-    }
-
-
-def identity_hash(ident: dict) -> str:
-    """sha256 (first 16 hex digits) of the canonical JSON of a scan identity."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=float).encode()).hexdigest()[:16]
-
-
-_CHUNK_GLOB = "points_*.npz"
-_LEGACY_GLOB = "chunk_*.npz"
-
-
-def _read_chunk(path: pathlib.Path, n_points: int, ihash: str, legacy_chunk: int | None):
-    """(index, arrays) of one chunk file, or a string saying why it cannot be used."""
-    import zipfile
-
-    try:
-        if path.stat().st_size == 0:
-            return "zero-length file"
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        return f"unreadable ({type(exc).__name__}: truncated or not an .npz file)"
-    if "_index" in arrays:
-        index = arrays.pop("_index")
-        h = arrays.pop("_identity", None)
-        if h is None or str(h) != ihash:
-            return "written by a different scan"
-    elif legacy_chunk and path.name.startswith("chunk_"):  # layout of hpjax <= 0.1: chunk_<i>.npz
-        try:
-            i = int(path.stem.split("_")[1])
-        except (IndexError, ValueError):
-            return "unexpected file name"
-        index = np.arange(i * legacy_chunk, min((i + 1) * legacy_chunk, n_points))
-    else:
-        return "no point index (not a chunk of this scan)"
-    if index.ndim != 1 or index.dtype.kind not in "iu" or index.size == 0:
-        return "bad point index"
-    if index.min() < 0 or index.max() >= n_points or np.unique(index).size != index.size:
-        return f"point index outside the grid of {n_points} points"
-    if not arrays or "log_likelihood" not in arrays:
-        return "no log_likelihood"
-    for k, v in arrays.items():
-        if v.shape != index.shape or v.dtype.kind not in "fc":
-            return f"wrong shape: {k} has shape {v.shape} {v.dtype}, expected ({index.size},) float"
-    if np.all(np.isnan(arrays["log_likelihood"])):
-        return "log_likelihood is NaN at every point (ln L is finite or -inf)"
-    return index, arrays
-
-
 def _cuts(todo: np.ndarray, chunk: int):
     """The points still to compute (flat indices, ascending) cut into chunks of ``chunk``."""
     return [todo[i : i + chunk] for i in range(0, todo.size, chunk)]
+
+
+def _check_args(chunk_size, max_chunks):
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
+        raise ValueError(
+            f"chunk_size = {chunk_size!r} is outside the allowed range: an integer >= 1 (or None: from the free memory)"
+        )
+    if max_chunks is not None and (int(max_chunks) != max_chunks or max_chunks < 1):
+        raise ValueError(f"max_chunks = {max_chunks!r} is outside the allowed range: an integer >= 1")
+
+
+def _stderr(msg):
+    print(msg, file=sys.stderr, flush=True)
 
 
 def scan(
@@ -277,24 +224,14 @@ def scan(
     What was computed is kept apart from how it was cut: every chunk file
     ``<out_dir>/chunks/points_<first>_<last>.npz`` holds the flat indices of its points and the
     hash of :func:`scan_identity`, so a rerun with any chunk size (the default one follows the
-    free memory) reuses every finished point and computes only the rest. A chunk file that cannot
-    be used (zero-length, truncated, wrong shape, another scan's, ln L NaN everywhere) is
-    reported with one line (``log``, default: stderr) and its points are computed again. Ctrl-C
-    raises :class:`ScanInterrupted` (a ``KeyboardInterrupt``) saying how many points are kept.
+    free memory) or process count reuses every finished point and computes only the rest. A chunk
+    file that cannot be used (zero-length, truncated, wrong shape, another scan's, ln L NaN
+    everywhere) is reported with one line (``log``, default: stderr) and its points are computed
+    again. Ctrl-C raises :class:`ScanInterrupted` (a ``KeyboardInterrupt``) saying how many points
+    are kept. In several processes (:mod:`hpjax.inference.distributed`) call it in every one.
     """
-    import xarray as xr
-
-    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
-        raise ValueError(
-            f"chunk_size = {chunk_size!r} is outside the allowed range: an integer >= 1 (or None: from the free memory)"
-        )
-    if max_chunks is not None and (int(max_chunks) != max_chunks or max_chunks < 1):
-        raise ValueError(f"max_chunks = {max_chunks!r} is outside the allowed range: an integer >= 1")
-    if log is None:
-
-        def log(msg):
-            print(msg, file=sys.stderr, flush=True)
-
+    _check_args(chunk_size, max_chunks)
+    log = log or _stderr
     names, values, points, shape = _grid(axes)
     if not 1 <= len(names) <= 3:
         raise ValueError(f"a scan takes 1 to 3 axes, got {names}")
@@ -309,6 +246,7 @@ def scan(
         tr.update(transforms or {})
     else:
         tr = {}
+    main, n_proc = dist.is_main(), dist.process_count()
     out_dir = pathlib.Path(out_dir)
     chunk_dir = out_dir / "chunks"
     chunk_dir.mkdir(parents=True, exist_ok=True)
@@ -322,121 +260,98 @@ def scan(
     # the scan's identity (what is computed, not how it is cut): a resumed run must be the same scan
     ident = scan_identity(lik, axes, profile, observables)
     ihash = identity_hash(ident)
-    ident_path = out_dir / "scan_identity.json"
-    legacy_chunk = None
-    if ident_path.exists():
-        try:
-            old = json.loads(ident_path.read_text())
-        except (ValueError, UnicodeDecodeError):
-            old = None
-        if isinstance(old, dict):
-            legacy_chunk = old.pop("chunk_size", None)  # hpjax <= 0.1 kept the chunk size in the identity
-            if old != json.loads(json.dumps(ident)):
-                raise ValueError(
-                    f"{out_dir}: holds chunks of a different scan (grid, likelihood or outputs "
-                    f"differ); choose another output directory or remove it"
-                )
-    ident_path.write_text(json.dumps(ident, indent=1))
-    for stale in chunk_dir.glob(".*.tmp"):  # a write cut short by a kill
-        stale.unlink(missing_ok=True)
-
-    records = {}
-    for f in sorted(chunk_dir.glob(_CHUNK_GLOB)) + sorted(chunk_dir.glob(_LEGACY_GLOB)):
-        r = _read_chunk(f, n_points, ihash, legacy_chunk)
-        if isinstance(r, str):
-            log(f"scan: {f.name} cannot be used ({r}); its points are computed again")
-            f.unlink(missing_ok=True)
-        else:
-            records[f] = r
+    legacy_chunk = check_identity(out_dir, ident, write=main)
 
     from jax.sharding import NamedSharding, PartitionSpec
 
     sharding = NamedSharding(mesh, PartitionSpec("points"))
     point = _point_function(lik, names, profile, list(observables), tr)
-    batched = None
+    compiled = {}
+
+    def executable():
+        if not compiled:  # traced once: its outputs name the variables, then compiled
+            spec = jax.ShapeDtypeStruct((chunk, len(names)), jnp.float64, sharding=sharding)
+            traced = chunk_function(point, mesh, block_size).trace(spec)
+            compiled["variables"] = set(traced.out_info)
+            compiled["run"] = traced.lower().compile()
+        return compiled["run"]
+
+    # process 0 reads what is finished (and removes unusable files); the others follow its mask
+    records, expected = {}, None
+    if main:
+        for stale in chunk_dir.glob(".*.tmp"):  # a write cut short by a kill
+            stale.unlink(missing_ok=True)
+        records = load_chunks(chunk_dir, n_points, ihash, legacy_chunk, log)
+        if done_mask(records, n_points).all():
+            expected = majority_variables(records)
+        else:
+            executable()
+            expected = compiled["variables"]
+        drop_mismatched(records, expected, log)
+    done = dist.broadcast_from_main(done_mask(records, n_points))  # a barrier too
+    kept = done.copy()
+    todo = np.flatnonzero(~done)
+
     bar = None
+    if progress and main:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=n_points,
+            initial=int(done.sum()),
+            unit="pt",
+            unit_scale=True,
+            desc="scan",
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
     computed = 0
-    count = 0
-    expected = None
     t0 = time.perf_counter()
     try:
-        while True:
-            done = np.zeros(n_points, dtype=bool)
-            for idx, _ in records.values():
-                done[idx] = True
-            todo = np.flatnonzero(~done)
-            if progress and bar is None:
-                from tqdm import tqdm
-
-                bar = tqdm(
-                    total=n_points,
-                    initial=int(done.sum()),
-                    unit="pt",
-                    unit_scale=True,
-                    desc="scan",
-                    file=sys.stderr,
-                    dynamic_ncols=True,
-                )
-            for idx in _cuts(todo, chunk):
-                if max_chunks is not None and count >= max_chunks:
-                    if bar:
-                        bar.close()
-                    return None
-                if batched is None:
-                    batched = chunk_function(point, mesh, block_size)
-                block = np.empty((chunk, len(names)))
-                block[: idx.size] = points[idx]
-                block[idx.size :] = points[idx[0]]  # padding: a valid point, discarded below
-                res = batched(jax.device_put(jnp.asarray(block), sharding))
-                arrays = {k: np.asarray(v)[: idx.size] for k, v in res.items()}
-                path = chunk_dir / f"points_{idx[0]:09d}_{idx[-1]:09d}.npz"
-                _atomic_save(path, {**arrays, "_index": idx.astype(np.int64), "_identity": np.array(ihash)})
-                records[path] = (idx, arrays)
-                expected = expected or set(arrays)
-                computed += idx.size
-                count += 1
-                done[idx] = True
-                if _THROTTLE_S:
-                    time.sleep(_THROTTLE_S)
+        for count, idx in enumerate(_cuts(todo, chunk)):
+            if max_chunks is not None and count >= max_chunks:
                 if bar:
-                    bar.update(idx.size)
-            if expected is None:  # nothing computed in this run: the variables most files hold
-                sets = [frozenset(a) for _, a in records.values()]
-                expected = set(max(set(sets), key=sets.count))
-            wrong = [f for f, (_, a) in records.items() if set(a) != expected]
-            if not wrong:
-                break
-            for f in wrong:
-                log(
-                    f"scan: {f.name} cannot be used (variables {sorted(records[f][1])} differ from "
-                    f"{sorted(expected)}); its points are computed again"
-                )
-                f.unlink(missing_ok=True)
-                del records[f]
-                if bar:
-                    bar.reset(total=n_points)
+                    bar.close()
+                return None
+            run = executable()
+            block = np.empty((chunk, len(names)))
+            block[: idx.size] = points[idx]
+            block[idx.size :] = points[idx[0]]  # padding: a valid point, discarded below
+            rows, arrays = dist.local_rows(run(dist.global_array(block, sharding)))
+            own = rows < idx.size  # this process's real points of the chunk: it owns their file
+            if own.any():
+                mine = idx[rows[own]]
+                arrays = {k: v[own] for k, v in arrays.items()}
+                path = chunk_path(chunk_dir, mine)
+                atomic_save(path, {**arrays, "_index": mine.astype(np.int64), "_identity": np.array(ihash)})
+                records[path] = (mine, arrays)
+            computed += idx.size
+            kept[idx] = True
+            if _THROTTLE_S:
+                time.sleep(_THROTTLE_S)
+            if bar:
+                bar.update(idx.size)
     except KeyboardInterrupt:
         if bar:
             bar.close()
-        kept = np.zeros(n_points, dtype=bool)
-        for idx, _ in records.values():
-            kept[idx] = True
         raise ScanInterrupted(int(kept.sum()), n_points, chunk_dir) from None
     if bar:
         bar.close()
     elapsed = time.perf_counter() - t0
 
-    # assemble: every point from exactly the chunk files that hold it
-    data = {k: np.full(n_points, np.nan) for k in sorted(expected)}
-    for idx, arrays in records.values():
-        for k in data:
-            data[k][idx] = arrays[k]
-    coords = {n: v for n, v in zip(names, values)}
-    ds = xr.Dataset({k: (names, v.reshape(shape)) for k, v in data.items()}, coords=coords)
+    if n_proc > 1:  # every process has written its files: process 0 reads them all
+        dist.barrier("hpjax-scan-written")
+        if main:
+            records = load_chunks(chunk_dir, n_points, ihash, legacy_chunk, log, remove=False)
+            missing = int((~done_mask(records, n_points)).sum())
+            if missing:
+                raise RuntimeError(f"scan: {missing} points have no chunk file in {chunk_dir}; rerun to compute them")
+    expected = expected or compiled.get("variables")
     attrs = {
         "n_chunks": n_chunks,
         "chunk_size": chunk,
         "n_devices": n_dev,
+        "n_processes": n_proc,
         "identity": json.dumps(ident),
         "identity_hash": ihash,
     }
@@ -446,20 +361,20 @@ def scan(
             for k, v in (metadata or {}).items()
         }
     )
-    ds.attrs.update(attrs)
-    tmp = out_dir / "scan.nc.tmp"
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    os.replace(tmp, out_dir / "scan.nc")
-    (out_dir / "scan_timing.json").write_text(
-        json.dumps(
-            {
-                "points": n_points,
-                "computed_points": computed,
-                "seconds": elapsed,
-                "points_per_second": (computed / elapsed) if elapsed > 0 and computed else None,
-                "devices": [str(d) for d in mesh.devices.ravel()],
-            },
-            indent=1,
-        )
-    )
+    timing = {
+        "points": n_points,
+        "computed_points": computed,
+        "seconds": elapsed,
+        "points_per_second": (computed / elapsed) if elapsed > 0 and computed else None,
+        "devices": [str(d) for d in mesh.devices.ravel()],
+        "processes": n_proc,
+    }
+    ds = assemble(records, expected, names, values, shape, attrs, out_dir, timing) if main else None
+    if n_proc > 1:
+        dist.barrier("hpjax-scan-assembled")
+        if not main:
+            import xarray as xr
+
+            with xr.open_dataset(out_dir / "scan.nc", engine="h5netcdf") as f:
+                ds = f.load()
     return ds

@@ -1,0 +1,109 @@
+"""Several processes (hosts) working on one scan or one posterior: start-up, barriers and the
+process-local parts of global arrays.
+
+Start every process with :func:`initialize` (``hpjax scan --distributed``) before any JAX
+computation. Without arguments JAX finds the coordinator, the process count and this process's id
+from the cluster environment (SLURM, Open MPI, Kubernetes, Cloud TPU); on one machine or without a
+scheduler give them as ``"HOST:PORT,NUM_PROCESSES,PROCESS_ID"``. ``jax.devices()`` then spans every
+process, and :func:`hpjax.inference.scan.scan` shards each chunk over all of them: every process
+feeds and fetches only the points on its own devices and writes their chunk files (the output
+directory must be on a file system all processes share), process 0 assembles ``scan.nc``.
+
+Every helper here is a no-op in a single process.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+__all__ = [
+    "initialize",
+    "parse_spec",
+    "process_count",
+    "is_main",
+    "barrier",
+    "broadcast_from_main",
+    "global_array",
+    "local_rows",
+]
+
+
+def parse_spec(spec: str | None) -> dict:
+    """``None``/``"auto"`` -> {} (from the cluster environment); ``"HOST:PORT,N,ID"`` -> the
+    keyword arguments of ``jax.distributed.initialize``."""
+    if spec in (None, "", "auto"):
+        return {}
+    parts = [s.strip() for s in str(spec).split(",")]
+    try:
+        addr, n, pid = parts
+        n, pid = int(n), int(pid)
+        ok = ":" in addr and n >= 1 and 0 <= pid < n
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"distributed = {spec!r} is outside the allowed range: 'auto' (from SLURM or another "
+            f"cluster environment) or 'HOST:PORT,NUM_PROCESSES,PROCESS_ID' with 0 <= PROCESS_ID < NUM_PROCESSES"
+        )
+    return {"coordinator_address": addr, "num_processes": n, "process_id": pid}
+
+
+def initialize(spec: str | None = None) -> None:
+    """``jax.distributed.initialize`` from :func:`parse_spec` (``"auto"``: the cluster environment).
+    Must run before the first JAX computation of the process."""
+    kwargs = parse_spec(spec)
+    try:
+        jax.distributed.initialize(**kwargs)
+    except (ValueError, RuntimeError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RuntimeError(f"distributed start-up failed ({msg})") from None
+
+
+def process_count() -> int:
+    return jax.process_count()
+
+
+def is_main() -> bool:
+    """Process 0: the one that assembles and reports."""
+    return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+    """Wait until every process gets here (a no-op in one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def broadcast_from_main(x: np.ndarray) -> np.ndarray:
+    """Process 0's ``x`` on every process (unchanged in one process)."""
+    if jax.process_count() == 1:
+        return x
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.broadcast_one_to_all(x))
+
+
+def global_array(block: np.ndarray, sharding):
+    """The global array ``block`` (the same on every process) laid out by ``sharding``: each process
+    puts only its own devices' rows."""
+    if jax.process_count() == 1:
+        return jax.device_put(block, sharding)
+    return jax.make_array_from_callback(block.shape, sharding, lambda index: block[index])
+
+
+def local_rows(arrays: dict) -> tuple[np.ndarray, dict]:
+    """(rows, {name: values}) of the rows of the 1-D sharded outputs ``arrays`` that live on this
+    process's devices, in ascending row order (every row in one process)."""
+    if jax.process_count() == 1:
+        parts = {k: np.asarray(a) for k, a in arrays.items()}
+        return np.arange(next(iter(parts.values())).shape[0]), parts
+    rows, parts = None, {}
+    for k, a in arrays.items():
+        shards = sorted(a.addressable_shards, key=lambda s: s.index[0].start or 0)
+        if rows is None:
+            rows = np.concatenate([np.arange(a.shape[0])[s.index[0]] for s in shards])
+        parts[k] = np.concatenate([np.asarray(s.data).reshape(-1) for s in shards])
+    return rows, parts
