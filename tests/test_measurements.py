@@ -100,9 +100,13 @@ def test_confidence_levels():
 # --------------------------------------------------------------------------- the paper's numbers
 
 
+#: dataset entries only `latest` has (issue 15: BaBar's recast, NA62's K+ -> pi+ nu nubar rate and its SM prediction)
+LATEST_ONLY = {"babar", "na62_pinunu", "sm_kpinunu"}
+
+
 def test_paper_dataset_numbers():
     ds = load_dataset("paper")
-    assert set(ds) == set(M.TERMS)
+    assert set(ds) == set(M.TERMS) - LATEST_ONLY
 
     (b2,) = ds["belle2"]
     b2 = load_measurement(b2)
@@ -163,7 +167,7 @@ def test_belle2_tag_results():
 
 def test_latest_dataset():
     ds = load_dataset("latest")
-    assert set(ds) == set(M.TERMS)
+    assert set(M.TERMS) - LATEST_ONLY <= set(ds) <= set(M.TERMS) and "babar" in ds
     assert ds["na62"][0] == "na62_2025_KpiX"
     n25 = load_measurement("na62_2025_KpiX")
     assert n25.arxiv == ("2507.17286",) and n25.lifetimes is not None
@@ -233,7 +237,8 @@ def test_table_spot_values():
 
 
 def test_every_table_is_used():
-    used = {load_measurement(n).table for n in TABLE_MEASUREMENTS}
+    gaussian_tables = [n for n in ALL if load_measurement(n).kind == "mass_dependent_gaussian"]
+    used = {load_measurement(n).table for n in TABLE_MEASUREMENTS + gaussian_tables}
     on_disk = {p.name for p in (DATA / "tables").iterdir() if p.name.endswith(".csv")}
     assert used == on_disk
 

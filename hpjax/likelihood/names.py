@@ -16,6 +16,7 @@ __all__ = [
     "HIGGS_SCENARIOS",
     "TERM_NAMES",
     "DEFAULT_TERMS",
+    "OPTIONAL_TERMS",
     "SM_NUISANCE",
     "UL_CONVENTIONS",
     "DEFAULT_CONVENTION",
@@ -39,10 +40,20 @@ MEASURED_OBSERVABLES = (
     "R_K*",
     "BR(B+->K+nunu)_SM",
     "BR(K+->pi+nunu)",
+    "BR(K+->pi+nunu)_SM",
 )
 
 #: Kinds of measurement record (one record class and, where it is a likelihood, one term class each).
-KINDS = ("gaussian", "upper_limit", "mass_dependent_upper_limit", "counts", "correlated_gaussian", "pyhf_likelihood")
+KINDS = (
+    "gaussian",
+    "upper_limit",
+    "mass_dependent_upper_limit",
+    "counts",
+    "correlated_gaussian",
+    "pyhf_likelihood",
+    "mass_dependent_gaussian",
+    "offshell_gaussian",
+)
 
 #: Entries of a dataset (``hpjax/data/datasets.toml``) and the observables each accepts.
 DATASET_TERMS = {
@@ -54,14 +65,31 @@ DATASET_TERMS = {
     "koto": ("BR(KL->pi0inv)",),
     "lfu": ("R_K", "R_K*"),
     "higgs_invisible": ("BR(h->inv)",),
+    "babar": ("BR(B+->K+inv)",),
+    "na62_pinunu": ("BR(K+->pi+nunu)",),
+    "sm_kpinunu": ("BR(K+->pi+nunu)_SM",),
 }
 
 HIGGS_SCENARIOS = ("lhc", "lhc_cms", "hl_lhc", "ilc", "clic", "fcc_ee")
 
 #: Likelihood terms a :class:`~hpjax.likelihood.Likelihood` can hold (dataset entries that are likelihoods).
-TERM_NAMES = ("belle2", "belle2_full", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu")
-#: the terms of ``terms=None``: all but ``belle2_full``, which replaces ``belle2`` when asked for
-DEFAULT_TERMS = tuple(t for t in TERM_NAMES if t != "belle2_full")
+TERM_NAMES = (
+    "belle2",
+    "belle2_full",
+    "belle_kstar",
+    "na62",
+    "koto",
+    "higgs_invisible",
+    "lfu",
+    "babar",
+    "na62_pinunu",
+)
+#: terms only some datasets have (``latest``: BaBar's B+ -> K+ X recast, NA62's K+ -> pi+ nu nubar rate);
+#: a likelihood holds them when asked for by name
+OPTIONAL_TERMS = ("babar", "na62_pinunu")
+#: the terms of ``terms=None``: all but ``belle2_full`` (it replaces ``belle2`` when asked for) and
+#: the optional terms
+DEFAULT_TERMS = tuple(t for t in TERM_NAMES if t != "belle2_full" and t not in OPTIONAL_TERMS)
 
 #: name of the nuisance parameter for the SM prediction of BR(B+ -> K+ nu nubar)
 SM_NUISANCE = "BR(B+->K+nunu)_SM"
@@ -79,6 +107,8 @@ TERM_OBSERVABLE = {
     "koto": "BR(KL->pi0inv)",
     "higgs_invisible": "BR(h->inv)",
     "lfu": "BR(hD->mumu)",
+    "babar": "BR(B+->K+inv)",
+    "na62_pinunu": "BR(K+->pi+inv)",
 }
 #: invisible-rate observable -> its two-body production BR (the visible-decay part of a table limit)
 PRODUCTION = {

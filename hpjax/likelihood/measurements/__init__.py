@@ -27,6 +27,9 @@ optional ``notes``, ``source``, ``digitisation``, ``projection``. Per kind:
   ``value_is_log10``, ``mass_range`` [GeV], ``allow_nan`` (NaN = no limit); with a lifetime axis
   also ``lifetime_column``, ``lifetime_unit`` ("s", "ns" or "ps"), ``lifetime_is_log10``,
   ``lifetime_range`` [s] and optional ``stable_lifetime`` [s].
+* ``mass_dependent_gaussian``: ``table``, ``mass_column``, ``central_column``, ``lower_column``,
+  ``upper_column``, ``mass_range`` [GeV], ``interval_sigma`` (the edges are this many sigma from the
+  central value), ``escape_length`` [m] and ``parent_beta_gamma`` (escape of a decaying X).
 * ``correlated_gaussian``: ``observables``, ``q2_bins``, ``values``, ``errors`` (``[up, down]``
   per entry), ``correlation``, optional ``stat``/``syst``.
 
@@ -69,6 +72,7 @@ from .records import (
     CorrelatedGaussian,
     Counts,
     Gaussian,
+    MassDependentGaussian,
     MassDependentUpperLimit,
     Measurement,
     PyhfLikelihood,
@@ -87,6 +91,7 @@ __all__ = [
     "UpperLimit",
     "Counts",
     "MassDependentUpperLimit",
+    "MassDependentGaussian",
     "CorrelatedGaussian",
     "PyhfLikelihood",
     "MeasurementFileError",

@@ -7,6 +7,7 @@ from .belle2_full import Belle2FullTerm
 from .gaussian import GaussianTerm
 from .lfu import LFUTerm
 from .limits import TableLimitTerm, UpperLimitTerm
+from .mass_gaussian import MassGaussianTerm
 from .nuisances import input_nuisances, sm_nuisance
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "TableLimitTerm",
     "LFUTerm",
     "Belle2FullTerm",
+    "MassGaussianTerm",
     "input_nuisances",
     "sm_nuisance",
 ]
