@@ -14,20 +14,10 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from hpjax.inference.hypotest import (
-    global_significance,
-    gross_vitells,
-    histfactory_likelihood,
-    hypotest,
-    local_p0,
-    significance,
-    uncorrelated_background,
-    upcrossings,
-    upper_limit,
-)
-from hpjax.inference.hypotest import (
-    test_statistic as tstat,
-)
+from hpjax.inference.adapters import histfactory_likelihood, uncorrelated_background
+from hpjax.inference.hypotest import hypotest, significance, upper_limit
+from hpjax.inference.hypotest import test_statistic as tstat
+from hpjax.inference.lookelsewhere import global_significance, gross_vitells, local_p0, upcrossings
 
 jax.config.update("jax_enable_x64", True)
 

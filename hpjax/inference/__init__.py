@@ -1,7 +1,9 @@
 """Inference on hpjax likelihoods: best fits (BFGS, Hessian errors), profile likelihoods,
-NUTS posteriors (numpyro, arviz), hypothesis tests (CLs, limits, significances; ``hypotest`` module)."""
+NUTS posteriors (numpyro, arviz), hypothesis tests (CLs, limits, significances: ``hypotest``, ``adapters``, ``lookelsewhere``)."""
 
+from .adapters import histfactory_likelihood, uncorrelated_background
 from .hypotest import ProfiledLikelihood, hypotest, significance, upper_limit
+from .lookelsewhere import global_significance, gross_vitells, local_p0
 from .optimize import FitResult, Transform, best_fit, default_transforms
 from .profile import ProfileResult, profile
 from .sample import PRIOR_KINDS, Prior, SampleResult, corner_plot, sample
@@ -22,4 +24,9 @@ __all__ = [
     "upper_limit",
     "significance",
     "ProfiledLikelihood",
+    "uncorrelated_background",
+    "histfactory_likelihood",
+    "local_p0",
+    "global_significance",
+    "gross_vitells",
 ]

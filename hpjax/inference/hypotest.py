@@ -13,11 +13,11 @@ The interface is one small object, :class:`ProfiledLikelihood`, built from pure 
   the constraints), needed by the toy calculator; toys are generated and fitted vmapped.
 
 ``data`` is any pytree (e.g. ``(main, aux)``); :meth:`ProfiledLikelihood.with_data` and
-:meth:`ProfiledLikelihood.asimov` give likelihoods/data sets on other data. Adapters:
-:func:`uncorrelated_background` (pyhf's ``simplemodels.uncorrelated_background`` in jnp, profile in
-closed form) and :func:`histfactory_likelihood` (any workspace the lean
-:class:`hpjax.likelihood.belle2.statmodel.HistFactory` evaluates, e.g. Belle II's published
-model; Gauss-Newton profiles/fits with the structured Newton system).
+:meth:`ProfiledLikelihood.asimov` give likelihoods/data sets on other data. Adapters that build
+a :class:`ProfiledLikelihood` live in :mod:`hpjax.inference.adapters` (pyhf's
+``uncorrelated_background``, HistFactory workspaces such as Belle II's published model, an
+invisible X in Belle II's full likelihood); local p0 versus a scanned mass, the global
+significance from toys and the Gross-Vitells estimate in :mod:`hpjax.inference.lookelsewhere`.
 
 Conventions follow pyhf 0.7 (``pyhf.infer.calculators``): with t = sqrt(q) - sqrt(q_A)
 (q~: (q - q_A) / (2 sqrt(q_A)) when sqrt(q) > sqrt(q_A)), CLs+b = Phi(-(t + sqrt(q_A))),
@@ -26,6 +26,7 @@ fitted to the data at mu = 0; expected CLs for nsigma = 2, 1, 0, -1, -2 (ascendi
 order; the first is the "-2 sigma" edge of the expected limit band).
 
 >>> import jax; jax.config.update("jax_enable_x64", True)
+>>> from hpjax.inference.adapters import uncorrelated_background
 >>> lik = uncorrelated_background([12.0, 11.0], [50.0, 52.0], [3.0, 7.0], [51.0, 48.0])
 >>> r = hypotest(lik, poi={"mu": 1.0})
 >>> round(float(r["CLs"]), 4)  # pyhf: 0.0525
@@ -41,22 +42,17 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax.scipy.special import gammaln, ndtr, ndtri, xlogy
+from jax.scipy.special import ndtr, ndtri
 
 __all__ = [
     "ProfiledLikelihood",
-    "uncorrelated_background",
-    "histfactory_likelihood",
     "test_statistic",
     "hypotest",
     "upper_limit",
     "significance",
-    "local_p0",
-    "global_significance",
-    "upcrossings",
-    "gross_vitells",
     "NSIGMA",
+    "TESTS",
+    "METHODS",
 ]
 
 #: the expected-band order of every result (pyhf's): nsigma of the background-only test statistic
@@ -69,6 +65,7 @@ METHODS = ("asymptotic", "toys")
 class ProfiledLikelihood:
     """A likelihood with one POI as the hypothesis tests need it (see the module docstring).
 
+    >>> from hpjax.inference.adapters import uncorrelated_background
     >>> lik = uncorrelated_background([5.0], [10.0], [2.0], [14.0])
     >>> lnl, mu_hat, _ = lik.fit()
     >>> round(float(mu_hat), 6)  # one bin: mu_hat = (n - b) / s when gamma_hat = 1
@@ -154,6 +151,7 @@ def test_statistic(lik: ProfiledLikelihood, mu, data=None, test: str = "qtilde",
     mu_hat < mu) on ``data``; ``fit`` an already computed ``lik.fit(data)``. q~ uses L(0) in place
     of L(mu_hat) when mu_hat < 0 (with a POI lower bound of 0 this is the bounded fit, as pyhf).
 
+    >>> from hpjax.inference.adapters import uncorrelated_background
     >>> lik = uncorrelated_background([5.0], [10.0], [2.0], [14.0])
     >>> bool(test_statistic(lik, 0.8, test="q") < 1e-12)
     True
@@ -204,6 +202,7 @@ def hypotest(
     the fractions of toys with q >= q_obs, errors binomial. ``batch``: toys fitted per vmapped
     block (``lax.map``; default all at once).
 
+    >>> from hpjax.inference.adapters import uncorrelated_background
     >>> lik = uncorrelated_background([12.0, 11.0], [50.0, 52.0], [3.0, 7.0], [51.0, 48.0])
     >>> [round(float(c), 4) for c in hypotest(lik, {"mu": 1.0})["CLs_expected"]]  # pyhf's
     [0.0026, 0.0138, 0.0645, 0.2353, 0.573]
@@ -258,6 +257,7 @@ def significance(lik: ProfiledLikelihood, poi=None, method: str = "asymptotic", 
     {"q0", "p0", "Z"} with q0 = 2 (ln L(mu_hat) - ln L(mu0)) (0 if mu_hat < mu0), asymptotically
     p0 = 1 - Phi(sqrt(q0)), Z = sqrt(q0); ``method="toys"``: p0 from toys of the null.
 
+    >>> from hpjax.inference.adapters import uncorrelated_background
     >>> lik = uncorrelated_background([5.0], [10.0], [1e-3], [20.0])
     >>> round(float(significance(lik)["Z"]), 3)  # Poisson, b known: sqrt(2 (n ln(n/b) - (n - b)))
     2.78
@@ -302,6 +302,7 @@ def upper_limit(
     points over the bounds) brackets the crossing CLs = 1 - cl; ``iters`` Illinois steps refine it
     (the expected limits solve sqrt(q_A(mu)) = -n - Phi^-1((1 - cl) Phi(-n)) on the Asimov data).
 
+    >>> from hpjax.inference.adapters import uncorrelated_background
     >>> lik = uncorrelated_background([12.0, 11.0], [50.0, 52.0], [3.0, 7.0], [51.0, 48.0])
     >>> r = upper_limit(lik, "mu")
     >>> round(float(r["observed"]), 3)  # as pyhf's upper_limit (tests/test_hypotest.py)
@@ -348,254 +349,3 @@ def upper_limit(
         "scan": grid,
         "CLs_scan": jnp.exp(hs[:, 5]) * alpha,
     }
-
-
-# ---- look-elsewhere --------------------------------------------------------------------------------
-def local_p0(q0_fn: Callable, data, masses) -> dict:
-    """Local q0, p0 and Z versus a scanned parameter: ``q0_fn(data, m)`` (vmapped over ``masses``).
-
-    >>> q = local_p0(lambda d, m: d * jnp.exp(-m), 4.0, jnp.array([0.0, jnp.log(4.0)]))
-    >>> [round(float(z), 3) for z in q["Z"]]
-    [2.0, 1.0]
-    """
-    q0 = jax.vmap(lambda m: q0_fn(data, m))(jnp.asarray(masses))
-    z = jnp.sqrt(jnp.maximum(q0, 0.0))
-    return {"q0": q0, "p0": ndtr(-z), "Z": z}
-
-
-def upcrossings(q, u):
-    """Number of up-crossings of the level ``u`` by the curve(s) ``q`` (last axis: the scan).
-
-    >>> int(upcrossings(jnp.array([0.0, 2.0, 0.0, 3.0, 1.0, 4.0]), 1.5))
-    3
-    """
-    above = q > u
-    return jnp.sum(above[..., 1:] & ~above[..., :-1], axis=-1) + above[..., 0]
-
-
-def gross_vitells(q_max, n_ref, u_ref: float = 0.5, dof: int = 1):
-    r"""Gross-Vitells estimate (arXiv:1005.1891, eq. 2) of the global p-value of a maximal local
-    q0 ``q_max``: P(chi^2_dof > q_max)/2 + <N(u_ref)> exp(-(q_max - u_ref)/2) (dof = 1), with
-    ``n_ref`` the mean number of up-crossings of the level ``u_ref`` (from a few toys).
-
-    >>> p = gross_vitells(9.0, 0.0)  # no look-elsewhere: the local p0 of 3 sigma
-    >>> round(float(p), 5)
-    0.00135
-    """
-    if dof != 1:
-        raise ValueError(f"gross_vitells: dof = {dof}; allowed: 1")
-    q = jnp.asarray(q_max, dtype=jnp.float64)
-    return 0.5 * (1.0 - jax.scipy.special.gammainc(0.5, q / 2.0)) + n_ref * jnp.exp(-(q - u_ref) / 2.0)
-
-
-def global_significance(
-    q0_fn: Callable,
-    sample_null: Callable,
-    data,
-    masses,
-    n_toys: int = 10_000,
-    key=None,
-    u_ref: float = 0.5,
-    batch: int = 1000,
-) -> dict:
-    """Global significance of the largest local q0 over ``masses``: ``n_toys`` background-only toys
-    (``sample_null(key) -> data``), each profiled over the mass grid (max of ``q0_fn`` over
-    ``masses``). Returns {"q_max_obs", "Z_local", "p_global", "p_global_error", "Z_global",
-    "n_up" (mean up-crossings of ``u_ref`` in the toys), "p_gross_vitells", "Z_gross_vitells",
-    "q_max_toys"}.
-    """
-    masses = jnp.asarray(masses)
-    key = jax.random.PRNGKey(1) if key is None else key
-    curve = jax.vmap(lambda d: jax.vmap(lambda m: q0_fn(d, m))(masses))
-    q_obs = curve(jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], data))[0]
-    keys = jax.random.split(key, n_toys).reshape(-1, min(batch, n_toys), 2)
-
-    def block(ks):
-        c = curve(jax.vmap(sample_null)(ks))
-        return jnp.max(c, axis=-1), upcrossings(c, u_ref)
-
-    qmax, nup = jax.lax.map(block, keys)
-    qmax, nup = qmax.reshape(-1), nup.reshape(-1)
-    qm = jnp.max(q_obs)
-    p = jnp.mean(qmax >= qm)
-    p_gv = gross_vitells(qm, jnp.mean(nup), u_ref)
-    return {
-        "q_max_obs": qm,
-        "Z_local": jnp.sqrt(qm),
-        "p_global": p,
-        "p_global_error": jnp.sqrt(p * (1 - p) / qmax.size),
-        "Z_global": -ndtri(p),
-        "n_up": jnp.mean(nup),
-        "p_gross_vitells": p_gv,
-        "Z_gross_vitells": -ndtri(p_gv),
-        "q_max_toys": qmax,
-        "q0_obs": q_obs,
-    }
-
-
-# ---- adapters ----------------------------------------------------------------------------------------
-def uncorrelated_background(signal, bkg, bkg_uncertainty, observed, aux=None, bounds=(0.0, 10.0)) -> ProfiledLikelihood:
-    r"""pyhf's ``simplemodels.uncorrelated_background`` in jnp: n_i ~ Poisson(mu s_i + gamma_i b_i),
-    a_i ~ Poisson(tau_i gamma_i) (pyhf's continuous Poisson, tau_i = (b_i / db_i)^2, aux data a_i =
-    tau_i at nominal). ``data = (n, a)``. The profile over each gamma_i is the positive root of
-    (b + tau) b g^2 - [(n + a) b - (b + tau) mu s] g - a mu s = 0 (exact; gradients through it).
-
-    >>> lik = uncorrelated_background([12.0, 11.0], [50.0, 52.0], [3.0, 7.0], [51.0, 48.0])
-    >>> lik.data[1].shape
-    (2,)
-    """
-    s, b, db = (jnp.asarray(x, dtype=jnp.float64) for x in (signal, bkg, bkg_uncertainty))
-    tau = (b / db) ** 2
-    data = (jnp.asarray(observed, dtype=jnp.float64), tau if aux is None else jnp.asarray(aux, dtype=jnp.float64))
-
-    def logpdf(mu, g, d):
-        n, a = d
-        lam = mu * s + g * b
-        return jnp.sum(xlogy(n, lam) - lam - gammaln(n + 1.0)) + jnp.sum(xlogy(a, tau * g) - tau * g - gammaln(a + 1.0))
-
-    def gamma_hat(mu, d):
-        n, a = d
-        ms = mu * s
-        B = (n + a) * b - (b + tau) * ms
-        disc = jnp.maximum(B * B + 4.0 * (b + tau) * b * a * ms, 0.0)
-        return jnp.maximum((B + jnp.sqrt(disc)) / (2.0 * (b + tau) * b), 1e-10)
-
-    def profile(mu, d):
-        g = gamma_hat(mu, d)
-        return logpdf(mu, g, d), g
-
-    def fit(d):
-        f = lambda m: profile(m, d)[0]  # noqa: E731
-        mu = _newton_1d(f, *bounds)
-        lnl, g = profile(mu, d)
-        return lnl, mu, g
-
-    def expected(mu, g):
-        return (mu * s + g * b, tau * g)
-
-    def sample(key, mu, g):
-        k1, k2 = jax.random.split(key)
-        return (
-            jax.random.poisson(k1, mu * s + g * b).astype(jnp.float64),
-            jax.random.poisson(k2, tau * g).astype(jnp.float64),
-        )
-
-    return ProfiledLikelihood(
-        profile=profile, data=data, bounds=tuple(float(x) for x in bounds), fit_fn=fit, expected=expected, sample=sample
-    )
-
-
-def _newton_1d(f, lo, hi, iters: int = 30):
-    """Maximum of a smooth concave f on [lo, hi] by Newton steps with exact second derivatives,
-    kept inside a shrinking bracket (bisection when Newton leaves it)."""
-    g, h = jax.grad(f), jax.grad(jax.grad(f))
-    lo, hi = jnp.asarray(lo, dtype=jnp.float64), jnp.asarray(hi, dtype=jnp.float64)
-    glo, ghi = g(lo), g(hi)
-
-    def body(_, c):
-        a, b, x = c
-        gx, hx = g(x), h(x)
-        a, b = jnp.where(gx > 0, x, a), jnp.where(gx > 0, b, x)
-        xn = x - gx / jnp.where(hx < 0, hx, -1.0)
-        xn = jnp.where((xn > a) & (xn < b) & (hx < 0), xn, 0.5 * (a + b))
-        return a, b, xn
-
-    _, _, x = jax.lax.fori_loop(0, iters, body, (lo, hi, 0.5 * (lo + hi)))
-    return jnp.where(glo <= 0, lo, jnp.where(ghi >= 0, hi, x))
-
-
-def histfactory_likelihood(
-    spec: dict | None = None,
-    steps: int = 12,
-    bounds=(0.0, 10.0),
-    par_order=None,
-    start=None,
-    offset=None,
-    slope=None,
-    poi: str | None = None,
-) -> ProfiledLikelihood:
-    r"""A HistFactory workspace (default Belle II's published model,
-    ``hpjax/data/belle2_knunu/combined_likelihood.json``) through the lean
-    :class:`~hpjax.likelihood.belle2.statmodel.HistFactory` evaluator: POI = the workspace's POI
-    normfactor, ``data = (main counts, aux data)`` (Gaussian constraints; aux = nuisance centres at
-    nominal), profiles and fits by ``steps`` bound-projected Gauss-Newton steps
-    (:func:`hpjax.numerics.poisson_gauss_newton`) from ``start`` (default: for Belle II the shipped
-    published fit, else the nominal nuisances); toys: Poisson main counts, aux ~ N(nuisances, sigma).
-    The signal factors of the POI's samples are ``offset + mu * slope`` (per signal slot; default 0
-    and 1: the workspace's own POI); e.g. a new-physics yield y_i on top of the SM signal s_i is
-    offset = 1, slope = y_i / s_i (:func:`hpjax.invisible_x.belle2_likelihood`).
-    """
-    from ..likelihood.belle2.statmodel import HistFactory
-    from ..numerics.gauss_newton import poisson_gauss_newton
-
-    if spec is None:
-        from ..likelihood.belle2.pyhf_backend import spec_and_maps
-        from ..likelihood.belle2.term import Belle2Full
-
-        b2 = Belle2Full()
-        hf, spec = b2.stat, spec_and_maps()[0]
-        z_start = np.asarray(b2.default_start()) if start is None else np.asarray(start)
-    else:
-        hf = HistFactory(spec, par_order)
-        z_start = np.asarray(hf.init) if start is None else np.asarray(start)
-    nn, ns = hf.n_nuisances, hf.n_signal
-    sigma, curv0 = jnp.asarray(hf.sigma), jnp.asarray(1.0 / np.asarray(hf.sigma) ** 2)
-    lo0, hi0 = (jnp.asarray(x, dtype=jnp.float64) for x in hf.bounds)
-    single = getattr(hf, "single_row", None)
-    data0 = (jnp.asarray(hf.observed), jnp.asarray(hf.center, dtype=jnp.float64))
-    off = jnp.zeros(ns) if offset is None else jnp.asarray(offset, dtype=jnp.float64) * jnp.ones(ns)
-    slo = jnp.ones(ns) if slope is None else jnp.asarray(slope, dtype=jnp.float64) * jnp.ones(ns)
-
-    def fac(mu):
-        return off + mu * slo
-
-    def logpdf(mu, z, d):
-        n, a = d
-        return hf.main_logpdf(hf.expected(z, fac(mu)), n) + hf.constraint_logpdf(z, a)
-
-    def solve(z0, mu_of, d, k):
-        n, a = d
-        curv = jnp.concatenate([curv0, jnp.zeros(k)])
-        lo = jnp.concatenate([lo0, jnp.full(k, bounds[0])])
-        hi = jnp.concatenate([hi0, jnp.full(k, bounds[1])])
-
-        def model(z):
-            mu = mu_of(z)
-            lam, jz, js = hf.expected_and_jacobian(z[:nn], fac(mu))
-            if k:
-                jz = jnp.concatenate([jz, (js @ slo)[:, None]], axis=1)
-            g = jz.T @ (n / lam - 1.0)
-            return lam, jz, g.at[:nn].add((a - z[:nn]) * curv0)
-
-        return poisson_gauss_newton(
-            z0, model, lambda z: logpdf(mu_of(z), z[:nn], d), n, curv, lo, hi, steps, n_tail=k, single_row=single
-        )[0]
-
-    def profile(mu, d):
-        m = jax.lax.stop_gradient(jnp.asarray(mu, dtype=jnp.float64))
-        z = jax.lax.stop_gradient(solve(jnp.asarray(z_start), lambda z: m, d, 0))
-        return logpdf(mu, z, d), z  # envelope-theorem gradient in mu
-
-    def fit(d):
-        z0 = jnp.concatenate([jnp.asarray(z_start), jnp.ones(1)])
-        z = solve(z0, lambda z: z[-1], d, 1)
-        return logpdf(z[-1], z[:nn], d), z[-1], z[:nn]
-
-    def expected(mu, z):
-        return (hf.expected(z, fac(mu)), jnp.asarray(z))
-
-    def sample(key, mu, z):
-        k1, k2 = jax.random.split(key)
-        lam = hf.expected(z, fac(mu))
-        return (jax.random.poisson(k1, lam).astype(jnp.float64), z + sigma * jax.random.normal(k2, (nn,)))
-
-    poi = spec["measurements"][0]["config"]["poi"] if poi is None else poi
-    return ProfiledLikelihood(
-        profile=profile,
-        data=data0,
-        poi=poi,
-        bounds=tuple(float(x) for x in bounds),
-        fit_fn=fit,
-        expected=expected,
-        sample=sample,
-    )
