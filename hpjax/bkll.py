@@ -66,7 +66,8 @@ Inputs
 ------
 The functions take the usual ``Inputs``. The ``bkll_*`` entries of ``bkll.toml`` are read from
 ``inputs`` when present and from the file otherwise; ``with_bkll_inputs(inputs)`` returns an
-``Inputs`` that carries them as leaves, so that they can be replaced, floated and differentiated.
+``Inputs`` that carries them as leaves, so that they can be replaced, floated and differentiated
+(reading and checking the file: ``hpjax.bkll_inputs``).
 
 Binned rates ``br_bin_sm`` use a fixed Gauss-Legendre rule (``hpjax.numerics.quadrature.gauss_legendre``)
 in log q^2 (flattens the photon pole 1/q^2 of B -> K* l l) with the cosine endpoint map (makes the
@@ -86,18 +87,13 @@ sqrt(q^2 - 4 m_l^2) threshold analytic). The range is clipped to the physical re
 
 from __future__ import annotations
 
-import functools
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 
 import jax.numpy as jnp
-import numpy as np
 
+from .bkll_inputs import bkll_covariance, bkll_input_info, bkll_param, with_bkll_inputs
 from .couplings import ckm
 from .formfactors import z_bsz
-from .inputs import InputInfo, Inputs
 from .kinematics import kallen, sqrt_pos
 from .numerics.quadrature import endpoint_map
 
@@ -122,8 +118,6 @@ __all__ = [
 #: channels, l = e, mu, in [0.1, 1.1] and [1.1, 6.0] GeV^2 (tests/test_bkll.py checks 1e-8).
 DEFAULT_ORDER_BKLL = 32
 
-_DATA = ("formfactors", "bkll.toml")
-
 
 @dataclass(frozen=True)
 class _BKllChannel:
@@ -146,92 +140,10 @@ def _channel(name: str) -> _BKllChannel:
         raise ValueError(f"unknown channel '{name}'; valid channels: {list(BKLL_CHANNELS)}") from None
 
 
-# -- data ---------------------------------------------------------------------------------------
-@functools.cache
-def _read() -> tuple[dict[str, InputInfo], dict[str, tuple[list[str], np.ndarray]]]:
-    label = "hpjax/data/" + "/".join(_DATA)
-    data = tomllib.loads(resources.files("hpjax.data").joinpath(*_DATA).read_text())
-    cov_tables = data.pop("covariance", {})
-    info = {}
-    for name, entry in data.items():
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{label}: key '{name}' must be a table with value/error/unit/source")
-        for key, typ in (("value", (int, float)), ("error", (int, float)), ("unit", str), ("source", str)):
-            if key not in entry:
-                raise ValueError(f"{label}: key '{name}.{key}' is missing")
-            if not isinstance(entry[key], typ) or isinstance(entry[key], bool):
-                raise ValueError(f"{label}: key '{name}.{key}' has the wrong type {type(entry[key]).__name__}")
-        if entry["error"] < 0:
-            raise ValueError(f"{label}: key '{name}.error' = {entry['error']} must be >= 0")
-        info[name] = InputInfo(
-            name,
-            float(entry["value"]),
-            float(entry["error"]),
-            entry["unit"],
-            entry["source"],
-            entry.get("note", ""),
-            entry.get("scheme", ""),
-        )
-    covs = {}
-    for tag, tab in cov_tables.items():
-        names, cov = list(tab["names"]), np.asarray(tab["matrix"], dtype=float)
-        unknown = [n for n in names if n not in info]
-        if unknown:
-            raise ValueError(f"{label}: covariance.{tag} names unknown entries {unknown}")
-        if cov.shape != (len(names), len(names)) or not np.allclose(cov, cov.T):
-            raise ValueError(f"{label}: covariance.{tag} must be a symmetric {len(names)}x{len(names)} matrix")
-        if np.min(np.linalg.eigvalsh(cov)) <= 0:
-            raise ValueError(f"{label}: covariance.{tag} is not positive definite")
-        covs[tag] = (names, cov)
-    return info, covs
-
-
-def bkll_input_info() -> dict[str, InputInfo]:
-    """Metadata (value, error, unit, source, note, scheme) of every ``bkll_*`` input."""
-    return dict(_read()[0])
-
-
-def bkll_covariance(names: list[str]) -> np.ndarray:
-    """Covariance of the named ``bkll_*`` inputs: the GRvDV2023 blocks where they cover a pair, the
-    squared errors on the diagonal otherwise (B -> K and B -> K* are uncorrelated in the fit)."""
-    info, covs = _read()
-    unknown = sorted(set(names) - set(info))
-    if unknown:
-        raise ValueError(f"unknown bkll input(s) {unknown}; valid names: {sorted(info)}")
-    out = np.diag([info[n].error ** 2 for n in names])
-    for block, cov in covs.values():
-        idx = {n: block.index(n) for n in names if n in block}
-        for i, a in enumerate(names):
-            for j, b in enumerate(names):
-                if a in idx and b in idx:
-                    out[i, j] = cov[idx[a], idx[b]]
-    return out
-
-
-def with_bkll_inputs(inputs: Inputs | None = None) -> Inputs:
-    """``inputs`` (default: ``Inputs.default()``) plus the ``bkll_*`` entries as pytree leaves.
-    Entries already present in ``inputs`` are kept."""
-    inputs = Inputs.default() if inputs is None else inputs
-    values = {k: jnp.asarray(v.value, dtype=jnp.float64) for k, v in _read()[0].items()}
-    values.update({k: inputs[k] for k in inputs.names})
-    return Inputs(values, inputs.formfactors)
-
-
-def _p(inputs, name: str):
-    """Input ``name`` from ``inputs`` if it carries it, else the central value of bkll.toml."""
-    try:
-        return inputs[name]
-    except (AttributeError, KeyError):
-        info = _read()[0]
-        if name not in info:
-            raise
-        return jnp.asarray(info[name].value, dtype=jnp.float64)
-
-
 # -- Wilson coefficients ------------------------------------------------------------------------
 def c7_eff(inputs):
     """C7eff = C7 - C3/3 - 4 C4/9 - 20 C5/3 - 80 C6/9 (CMM basis; BFS below eq. 9)."""
-    c = {k: _p(inputs, f"bkll_C{k}") for k in range(3, 8)}
+    c = {k: bkll_param(inputs, f"bkll_C{k}") for k in range(3, 8)}
     return c[7] - c[3] / 3.0 - 4.0 * c[4] / 9.0 - 20.0 * c[5] / 3.0 - 80.0 * c[6] / 9.0
 
 
@@ -258,23 +170,23 @@ def h_loop(q2, m_q, mu):
 def c9_eff(q2, inputs):
     """C9eff(q^2) = C9 + Y(q^2) (BFS eq. 10, top sector, perturbative one-loop charm and light
     quarks), complex."""
-    c = {k: _p(inputs, f"bkll_C{k}") for k in range(1, 7)}
-    mu = _p(inputs, "bkll_mu_b")
+    c = {k: bkll_param(inputs, f"bkll_C{k}") for k in range(1, 7)}
+    mu = bkll_param(inputs, "bkll_mu_b")
     y = (
-        h_loop(q2, _p(inputs, "bkll_m_c"), mu) * (4.0 / 3.0 * c[1] + c[2] + 6.0 * c[3] + 60.0 * c[5])
+        h_loop(q2, bkll_param(inputs, "bkll_m_c"), mu) * (4.0 / 3.0 * c[1] + c[2] + 6.0 * c[3] + 60.0 * c[5])
         - 0.5 * h_loop(q2, inputs.m_b, mu) * (7.0 * c[3] + 4.0 / 3.0 * c[4] + 76.0 * c[5] + 64.0 / 3.0 * c[6])
         - 0.5 * h_loop(q2, 0.0, mu) * (c[3] + 4.0 / 3.0 * c[4] + 16.0 * c[5] + 64.0 / 3.0 * c[6])
         + 4.0 / 3.0 * c[3]
         + 64.0 / 9.0 * c[5]
         + 64.0 / 27.0 * c[6]
     )
-    return _p(inputs, "bkll_C9") + y
+    return bkll_param(inputs, "bkll_C9") + y
 
 
 # -- form factors -------------------------------------------------------------------------------
 def _coeffs(inputs, prefix, a0=None):
-    a0 = _p(inputs, prefix + "_a0") if a0 is None else a0
-    return (a0, _p(inputs, prefix + "_a1"), _p(inputs, prefix + "_a2"))
+    a0 = bkll_param(inputs, prefix + "_a0") if a0 is None else a0
+    return (a0, bkll_param(inputs, prefix + "_a1"), bkll_param(inputs, prefix + "_a2"))
 
 
 def _bsz_set(q2, m_parent, m_daughter):
@@ -291,7 +203,7 @@ def _bsz_set(q2, m_parent, m_daughter):
 def formfactors_BK(q2, inputs):
     """(f+, f0, fT) of B+ -> K+ at q^2 (GRvDV2023 BSZ, flavio pole masses)."""
     ff = _bsz_set(q2, inputs.m_Bp, inputs.m_Kp)
-    m_plus, m_zero = _p(inputs, "bkll_BK_mR_plus"), _p(inputs, "bkll_BK_mR_zero")
+    m_plus, m_zero = bkll_param(inputs, "bkll_BK_mR_plus"), bkll_param(inputs, "bkll_BK_mR_zero")
     fp_c = _coeffs(inputs, "bkll_BK_fp")
     fp = ff(m_plus, fp_c)
     f0 = ff(m_zero, _coeffs(inputs, "bkll_BK_f0", a0=fp_c[0]))
@@ -303,11 +215,11 @@ def formfactors_BKstar(q2, inputs):
     """Dict of B0 -> K*0 form factors A0, A1, A12, V, T1, T2, T23 at q^2 (GRvDV2023 BSZ)."""
     mB, mV = inputs.m_B0, inputs.m_Kstar0
     ff = _bsz_set(q2, mB, mV)
-    m0m, m1m, m1p = (_p(inputs, "bkll_BKstar_mR_" + s) for s in ("0m", "1m", "1p"))
+    m0m, m1m, m1p = (bkll_param(inputs, "bkll_BKstar_mR_" + s) for s in ("0m", "1m", "1p"))
     p = "bkll_BKstar_"
-    a0_A0 = _p(inputs, p + "A0_a0")
+    a0_A0 = bkll_param(inputs, p + "A0_a0")
     a0_A12 = a0_A0 * (mB**2 - mV**2) / (8.0 * mB * mV)
-    a0_T1 = _p(inputs, p + "T1_a0")
+    a0_T1 = bkll_param(inputs, p + "T1_a0")
     return {
         "A0": ff(m0m, _coeffs(inputs, p + "A0")),
         "A1": ff(m1p, _coeffs(inputs, p + "A1")),
@@ -348,11 +260,11 @@ def dbr_dq2_BKll(q2, m_l, inputs):
     phys, q2s, lam, beta = _common(q2, m_l, mB, mK)
     m_l = jnp.asarray(m_l, dtype=jnp.float64)
     fp, f0, fT = formfactors_BK(q2s, inputs)
-    c10 = _p(inputs, "bkll_C10")
+    c10 = bkll_param(inputs, "bkll_C10")
     FV = c9_eff(q2s, inputs) + 2.0 * inputs.m_b / (mB + mK) * c7_eff(inputs) * fT / fp
     FA = c10
     FP = m_l * c10 * ((mB**2 - mK**2) / q2s * (f0 / fp - 1.0) - 1.0)
-    alpha = _p(inputs, "bkll_alpha_em")
+    alpha = bkll_param(inputs, "bkll_alpha_em")
     g0 = inputs.G_F**2 * alpha**2 * _vtbvts_abs2(inputs) / (512.0 * jnp.pi**5 * mB**3)
     sl = jnp.sqrt(lam)
     v2 = jnp.abs(FV) ** 2 + FA**2
@@ -375,8 +287,8 @@ def dbr_dq2_BKstarll(q2, m_l, inputs):
     m_l = jnp.asarray(m_l, dtype=jnp.float64)
     ff = formfactors_BKstar(q2s, inputs)
     mb = inputs.m_b
-    c7, c9, c10 = c7_eff(inputs), c9_eff(q2s, inputs), _p(inputs, "bkll_C10")
-    alpha = _p(inputs, "bkll_alpha_em")
+    c7, c9, c10 = c7_eff(inputs), c9_eff(q2s, inputs), bkll_param(inputs, "bkll_C10")
+    alpha = bkll_param(inputs, "bkll_alpha_em")
     # |N|^2; the CKM phase drops out of the rate
     N2 = (
         _vtbvts_abs2(inputs)
