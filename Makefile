@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# make test runs the suite in TEST_WORKERS processes (pytest-xdist; each test file stays in one
+# process, so module fixtures compile once); TEST_WORKERS=0 runs it in this process
+TEST_WORKERS ?= 2
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 
 .PHONY: demo test lint format bench bench-quadrature venv clean
@@ -26,7 +29,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check hpjax tests benchmarks
 	$(BIN)/ruff format --check hpjax tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # make bench: the benchmark suite (benchmarks/run.py; about 10 minutes on 2 cores), results in
 # benchmarks/RESULTS.md and results.json. BENCH_ARGS="--quick" for a development run,
