@@ -131,12 +131,12 @@ def test_predict_parameter_given_twice():
 
 
 def test_predict_json_is_strict(monkeypatch, capsys):
-    import hpjax.cli as cli
+    from hpjax.cli import demo
 
     # whatever the physics gives (a stable h_D has tau = inf), the output is RFC 8259 JSON
     monkeypatch.setattr(
-        cli,
-        "_observable_table",
+        demo,
+        "observable_table",
         lambda model, inputs: [("tau_hD", float("inf"), -float("inf")), ("BR(hD->inv)", float("nan"), 0.5)],
     )
     assert main(["predict", "singlet", "m_hD=1", "sin_theta=6e-3", "y_D=1", "m_chi=0", "--json"]) == 0
