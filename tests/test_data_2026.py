@@ -35,3 +35,12 @@ def test_cms_scenario_term_at_its_limit():
     # half-normal: at the 95% CL limit ln L = -z^2/2 with z = Phi^-1(0.975)
     z = NormalDist().inv_cdf(0.975)
     assert float(term.logpdf(ctx, {})) == pytest.approx(-0.5 * z * z, rel=1e-12)
+
+
+def test_latest_koto_is_the_2015_curve_and_the_2021_flat_limit():
+    d = load_dataset("latest")
+    assert d["koto"] == ["koto_2018_KLpi0X_mass", "koto_2024_KLpi0nunu"]
+    curve = load_measurement("koto_2018_KLpi0X_mass")
+    # the flat 2021 limit is the stronger one at every tabulated mass of the 2015 curve
+    assert (curve.values >= 2.2e-9).all()
+    assert load_dataset("paper")["koto"] == ["koto_2018_KLpi0nunu"]

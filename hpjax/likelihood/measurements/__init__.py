@@ -30,6 +30,8 @@ optional ``notes``, ``source``, ``digitisation``, ``projection``. Per kind:
 * ``mass_dependent_gaussian``: ``table``, ``mass_column``, ``central_column``, ``lower_column``,
   ``upper_column``, ``mass_range`` [GeV], ``interval_sigma`` (the edges are this many sigma from the
   central value), ``escape_length`` [m] and ``parent_beta_gamma`` (escape of a decaying X).
+* ``offshell_gaussian``: the ``gaussian`` keys, ``predicted`` (hpjax's new-physics observable),
+  optional ``q2_windows`` ([[lo, hi], ...] GeV^2, the signal regions) and ``sm_form_factor_slope``.
 * ``correlated_gaussian``: ``observables``, ``q2_bins``, ``values``, ``errors`` (``[up, down]``
   per entry), ``correlation``, optional ``stat``/``syst``.
 
@@ -72,12 +74,12 @@ from .records import (
     CorrelatedGaussian,
     Counts,
     Gaussian,
-    MassDependentGaussian,
     MassDependentUpperLimit,
     Measurement,
     PyhfLikelihood,
     UpperLimit,
 )
+from .records_fits import MassDependentGaussian, OffshellGaussian
 from .tables import read_table
 
 __all__ = [
@@ -92,6 +94,7 @@ __all__ = [
     "Counts",
     "MassDependentUpperLimit",
     "MassDependentGaussian",
+    "OffshellGaussian",
     "CorrelatedGaussian",
     "PyhfLikelihood",
     "MeasurementFileError",

@@ -19,6 +19,7 @@ from typing import Any
 from ..names import DATASET_TERMS, HIGGS_SCENARIOS
 from .checks import MeasurementFileError, UnknownNameError, unknown
 from .records import Measurement, parse_measurement
+from .records_fits import FIT_KINDS  # noqa: F401  (importing it adds the kinds of fits and recasts to RECORDS)
 
 __all__ = [
     "load_measurement",

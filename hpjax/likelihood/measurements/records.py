@@ -3,7 +3,9 @@
 Every record has the common fields of :class:`Measurement` (name, kind, observable(s),
 experiment, arXiv numbers, reference, notes, source, file, ...) and the fields of its kind only:
 :class:`Gaussian`, :class:`UpperLimit`, :class:`Counts`, :class:`MassDependentUpperLimit`,
-:class:`MassDependentGaussian`, :class:`CorrelatedGaussian`, :class:`PyhfLikelihood`. :data:`RECORDS` maps a kind to its class.
+:class:`CorrelatedGaussian`, :class:`PyhfLikelihood`; the fits and recasts of
+:mod:`.records_fits` (:class:`~.records_fits.MassDependentGaussian`, :class:`~.records_fits.OffshellGaussian`) add
+themselves to it. :data:`RECORDS` maps a kind to its class.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .checks import (
     strings,
     up_down,
 )
-from .tables import load_gaussian_table, load_table
+from .tables import load_table
 
 __all__ = [
     "Measurement",
@@ -38,7 +40,6 @@ __all__ = [
     "UpperLimit",
     "Counts",
     "MassDependentUpperLimit",
-    "MassDependentGaussian",
     "CorrelatedGaussian",
     "PyhfLikelihood",
     "RECORDS",
@@ -224,43 +225,6 @@ class MassDependentUpperLimit(Measurement):
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class MassDependentGaussian(Measurement):
-    """A best fit versus the mass of an invisible particle X (e.g. B+ -> K+ X): per mass
-    ``central`` and the ``lower``/``upper`` edges of an interval ``interval_sigma`` standard
-    deviations wide (asymmetric Gaussian), masses [GeV]. ``escape_length`` [m] and
-    ``parent_beta_gamma`` give the probability that a decaying X escapes the detector."""
-
-    KEYS = {
-        "table": True,
-        "mass_column": True,
-        "central_column": True,
-        "lower_column": True,
-        "upper_column": True,
-        "mass_range": True,
-        "interval_sigma": True,
-        "escape_length": True,
-        "parent_beta_gamma": True,
-    }
-    table: str
-    mass_column: str
-    central_column: str
-    lower_column: str
-    upper_column: str
-    mass_range: tuple[float, float]
-    interval_sigma: float
-    escape_length: float
-    parent_beta_gamma: float
-    masses: np.ndarray
-    central: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-
-    @classmethod
-    def parse(cls, tbl, path, root):
-        return load_gaussian_table(tbl, path, root)
-
-
-@dataclass(frozen=True, eq=False, kw_only=True)
 class CorrelatedGaussian(Measurement):
     """Correlated measurements in q^2 bins: ``values``, ``errors`` (n, 2) = (up, down),
     ``correlation`` (n, n), ``q2_bins`` (n, 2); optional ``stat``/``syst`` (n, 2)."""
@@ -335,13 +299,12 @@ class PyhfLikelihood(Measurement):
         return kw
 
 
-#: measurement kind -> record class
+#: measurement kind -> record class (:mod:`.records_fits` adds its kinds)
 RECORDS = {
     "gaussian": Gaussian,
     "upper_limit": UpperLimit,
     "counts": Counts,
     "mass_dependent_upper_limit": MassDependentUpperLimit,
-    "mass_dependent_gaussian": MassDependentGaussian,
     "correlated_gaussian": CorrelatedGaussian,
     "pyhf_likelihood": PyhfLikelihood,
 }

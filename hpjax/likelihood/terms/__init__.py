@@ -9,6 +9,8 @@ from .lfu import LFUTerm
 from .limits import TableLimitTerm, UpperLimitTerm
 from .mass_gaussian import MassGaussianTerm
 from .nuisances import input_nuisances, sm_nuisance
+from .offshell import OffshellTerm
+from .relic import RelicTerm
 
 __all__ = [
     "Term",
@@ -24,7 +26,9 @@ __all__ = [
     "TableLimitTerm",
     "LFUTerm",
     "Belle2FullTerm",
+    "RelicTerm",
     "MassGaussianTerm",
+    "OffshellTerm",
     "input_nuisances",
     "sm_nuisance",
 ]
