@@ -55,6 +55,7 @@ __all__ = [
     "gamma_hD_total",
     "gamma_h_invisible",
     "dark_mass",
+    "per_point",
 ]
 
 _INF = float("inf")
@@ -68,6 +69,9 @@ class Model:
     """Common machinery: parameter names, domains, validation and pytree registration."""
 
     PARAMS: tuple[str, ...] = ()
+    #: optional parameters: name -> default (None: not set, the physics without it); keyword only,
+    #: part of the point (leaves, ``params()``, validation) only when set
+    OPTIONAL: dict[str, object] = {}
     #: name -> (low, high, low_inclusive, high_inclusive)
     DOMAIN: dict[str, tuple[float, float, bool, bool]] = {}
 
@@ -81,14 +85,23 @@ class Model:
                 raise TypeError(f"{type(self).__name__}: parameter {p} given twice; parameters: {list(self.PARAMS)}")
             params[p] = a
         missing = [p for p in self.PARAMS if p not in params]
-        extra = sorted(set(params) - set(self.PARAMS))
+        extra = sorted(set(params) - set(self.PARAMS) - set(self.OPTIONAL))
         name = type(self).__name__
         if missing or extra:
-            raise TypeError(f"{name} takes parameters {list(self.PARAMS)}; missing {missing}, unknown {extra}")
+            opt = f" (optional: {list(self.OPTIONAL)})" if self.OPTIONAL else ""
+            raise TypeError(f"{name} takes parameters {list(self.PARAMS)}{opt}; missing {missing}, unknown {extra}")
         for p in self.PARAMS:
             object.__setattr__(self, p, self._as_number(p, params[p]))
-        if all(_is_concrete(params[p]) for p in self.PARAMS):
+        for p, default in self.OPTIONAL.items():
+            v = params.get(p, default)
+            object.__setattr__(self, p, None if v is None else self._as_number(p, v))
+        object.__setattr__(self, "_optional_set", tuple(p for p in self.OPTIONAL if getattr(self, p) is not None))
+        if all(_is_concrete(getattr(self, p)) for p in self.names()):
             self.validate()
+
+    def names(self) -> tuple[str, ...]:
+        """The parameters this point carries: ``PARAMS``, then the ``OPTIONAL`` ones that are set."""
+        return self.PARAMS + self._optional_set
 
     def _as_number(self, p: str, value):
         """A concrete parameter as a real number or array (lists and tuples become float64 arrays,
@@ -117,7 +130,7 @@ class Model:
 
     def validate(self) -> None:
         name = type(self).__name__
-        for p in self.PARAMS:
+        for p in self.names():
             lo, hi, lo_inc, hi_inc = self.DOMAIN[p]
             val = np.asarray(getattr(self, p), dtype=float)
             bad = ~np.isfinite(val) | (val < lo if lo_inc else val <= lo) | (val > hi if hi_inc else val >= hi)
@@ -125,7 +138,7 @@ class Model:
                 shown = val if val.ndim == 0 else val[bad].ravel()[0]
                 shown = float(shown)
                 raise ValueError(f"{name}: {p} = {shown!r} is outside the allowed range {self._range_text(p)}")
-        shapes = {np.shape(getattr(self, p)) for p in self.PARAMS}
+        shapes = {np.shape(getattr(self, p)) for p in self.names()}
         try:
             np.broadcast_shapes(*shapes)
         except ValueError:
@@ -135,32 +148,46 @@ class Model:
         raise AttributeError(f"{type(self).__name__} is immutable; use .replace({key}=...)")
 
     def replace(self, **changes):
-        params = {p: getattr(self, p) for p in self.PARAMS}
+        """A new point with some parameters changed (an optional one set to None is unset)."""
+        params = self.params()
         params.update(changes)
         return type(self)(**params)
 
     def params(self) -> dict:
-        return {p: getattr(self, p) for p in self.PARAMS}
+        """name -> value of the parameters this point carries (:meth:`names`, in that order)."""
+        return {p: getattr(self, p) for p in self.names()}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self.PARAMS)
+        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self.names())
         return f"{type(self).__name__}({args})"
 
     def __eq__(self, other):
-        return type(self) is type(other) and all(
-            np.array_equal(np.asarray(getattr(self, p)), np.asarray(getattr(other, p))) for p in self.PARAMS
+        return (
+            type(self) is type(other)
+            and self.names() == other.names()
+            and all(np.array_equal(np.asarray(getattr(self, p)), np.asarray(getattr(other, p))) for p in self.names())
         )
 
     __hash__ = None
 
-    # pytree protocol: leaves are the parameters; unflatten skips validation
+    # pytree protocol: leaves are the parameters it carries (the set optional ones are static aux
+    # data: eps=None and eps given are two tree structures); unflatten skips validation
     def tree_flatten(self):
-        return tuple(getattr(self, p) for p in self.PARAMS), None
+        names = self.names()
+        return tuple(getattr(self, p) for p in names), names[len(self.PARAMS) :]
 
     @classmethod
     def tree_unflatten(cls, aux, children):
+        """Rebuild from leaves. ``aux`` None: ``children`` are the values of :meth:`params`, i.e.
+        ``PARAMS`` followed by the first len(children) - len(PARAMS) optional parameters."""
+        children = tuple(children)
+        if aux is None:
+            aux = tuple(cls.OPTIONAL)[: len(children) - len(cls.PARAMS)]
         obj = object.__new__(cls)
-        for p, c in zip(cls.PARAMS, children):
+        object.__setattr__(obj, "_optional_set", tuple(aux))
+        for p, d in cls.OPTIONAL.items():
+            object.__setattr__(obj, p, d)
+        for p, c in zip(cls.PARAMS + tuple(aux), children):
             object.__setattr__(obj, p, c)
         return obj
 
@@ -189,12 +216,22 @@ class Model:
         """Invisible width [GeV] of the 125 GeV Higgs."""
         raise NotImplementedError(f"{type(self).__name__} must define gamma_h_invisible(inputs)")
 
+    def escape_probability(self, inputs, channel):
+        """Probability that the invisible pair of ``channel`` (P -> P' + pair) leaves the
+        experiment unseen; None (the default) means always: the pair is invisible by assumption."""
+        return None
+
+    def omega_h2(self, inputs, **options):
+        """Relic abundance Omega h^2 of the model's dark matter candidate (hpjax.cosmology)."""
+        raise ValueError(f"{type(self).__name__} has no relic-density calculation (Omega_chi h^2)")
+
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         jax.tree_util.register_pytree_node_class(cls)
         # a readable signature for help() and IDEs: Model(m_hD, sin_theta, ...)
         cls.__signature__ = inspect.Signature(
             [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in cls.PARAMS]
+            + [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, default=d) for p, d in cls.OPTIONAL.items()]
         )
 
 
@@ -233,21 +270,58 @@ class SingletHiggsPortal(Model):
         """Eq. (19): h -> chi chibar."""
         return gamma_h_to_chichi(self.y_D, self.m_chi, self.sin_theta, inputs)
 
+    def omega_h2(self, inputs, **options):
+        """Omega_chi h^2 from the Boltzmann equation (:func:`hpjax.cosmology.omega_h2_singlet`:
+        freeze-out; ``mode="freeze_in"`` with ``T_RH`` for freeze-in); batches point by point."""
+        from .cosmology import omega_h2_singlet  # local: cosmology is heavier and optional
+
+        return per_point(lambda m: omega_h2_singlet(m, inputs, **options), self)
+
 
 class DarkAbelianHiggs(Model):
     """Dark abelian Higgs model (paper Sec. IV): h_D decays to dark photons A_D.
 
     Parameters: ``m_hD`` [GeV] (> 0), ``sin_theta`` ([-1, 1]), ``v_D`` dark VEV [GeV] (> 0),
     ``m_AD`` dark-photon mass [GeV] (>= 0). The dark gauge coupling is g_D = m_AD / v_D.
+
+    Optional ``eps`` (keyword, [0, 1]): the kinetic mixing of A_D. Default None is the paper's
+    assumption that A_D always leaves Belle II unseen. With eps given, the B -> K(*) + invisible
+    rates are multiplied by the probability that both A_D decay outside the Belle II ECL volume
+    (:meth:`escape_probability`, :func:`hpjax.darkphoton.escape_fraction`: decay kinematics of
+    B -> K h_D(*) -> K A_D A_D over the on-shell peak and the off-shell continuum, the
+    Upsilon(4S) boost, r = 1.62 m), and ``predict`` gives the visible fraction
+    ``f_vis(B+->K+)``. K -> pi + invisible (NA62, KOTO: other boosts and decay volumes) is left
+    at the paper's assumption (escape probability 1).
+
+    >>> m = DarkAbelianHiggs(1.0, 6e-3, 50.0, 0.1, eps=1e-5)
+    >>> m.params()["eps"], DarkAbelianHiggs(1.0, 6e-3, 50.0, 0.1).replace(eps=1e-8).names()[-1]
+    (1e-05, 'eps')
+    >>> DarkAbelianHiggs(1.0, 6e-3, 50.0, 0.1, eps=2.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: DarkAbelianHiggs: eps = 2.0 is outside the allowed range [0, 1]
     """
 
     PARAMS = ("m_hD", "sin_theta", "v_D", "m_AD")
+    OPTIONAL = {"eps": None}
     DOMAIN = {
         "m_hD": (0.0, _INF, False, False),
         "sin_theta": (-1.0, 1.0, True, True),
         "v_D": (0.0, _INF, False, False),
         "m_AD": (0.0, _INF, True, False),
+        "eps": (0.0, 1.0, True, True),
     }
+
+    #: the channels measured at Belle II, where the escape probability applies
+    ESCAPE_CHANNELS = ("B+->K+", "B0->K*0")
+
+    def escape_probability(self, inputs, channel):
+        """Both A_D decay outside the Belle II ECL volume (B channels, eps given); else None."""
+        if self.eps is None or channel not in self.ESCAPE_CHANNELS:
+            return None
+        from .darkphoton import escape_fraction  # local: darkphoton's escape imports decays
+
+        return per_point(lambda m: escape_fraction(m, m.eps, inputs, channel), self)
 
     def dark_mass(self):
         return self.m_AD
@@ -265,6 +339,17 @@ class DarkAbelianHiggs(Model):
 
 
 MODELS = {"singlet": SingletHiggsPortal, "dark_abelian": DarkAbelianHiggs}
+
+
+def per_point(fn, model):
+    """``fn(point)`` over a batch of model points (vmap over the broadcast parameters; one
+    point: ``fn(model)``)."""
+    shape = jnp.broadcast_shapes(*(jnp.shape(jnp.asarray(p)) for p in model.params().values()))
+    if shape == ():
+        return fn(model)
+    leaves, tree = jax.tree_util.tree_flatten(model)
+    flat = [jnp.broadcast_to(jnp.asarray(v, dtype=jnp.float64), shape).ravel() for v in leaves]
+    return jax.vmap(fn)(jax.tree_util.tree_unflatten(tree, flat)).reshape(shape)
 
 
 def cos_theta(model):

@@ -17,7 +17,7 @@ from .models import gamma_h_invisible, gamma_hD_invisible, gamma_hD_total
 from .numerics.quadrature import DEFAULT_ORDER
 from .widths import br_h_invisible, gamma_S_to_muons
 
-__all__ = ["predict", "OBSERVABLES", "gamma_h_invisible", "solve_sin_theta"]
+__all__ = ["predict", "OBSERVABLES", "ON_REQUEST", "gamma_h_invisible", "solve_sin_theta"]
 
 #: observable name -> (meson channel or None, description)
 OBSERVABLES = {
@@ -34,6 +34,13 @@ OBSERVABLES = {
     "BR(hD->mumu)": "BR(h_D -> mu+ mu-)",
     "Gamma(hD)": "total h_D width [GeV]",
     "tau(hD)": "h_D proper lifetime [s]",
+}
+
+#: observables computed only when asked for (not in predict's default table)
+ON_REQUEST = {
+    "f_vis(B+->K+)": "fraction of B+ -> K+ A_D A_D with an A_D decaying inside Belle II (0 when eps is None)",
+    "f_vis(B0->K*0)": "the same for B0 -> K*0 A_D A_D",
+    "Omega_chi h^2": "relic abundance of chi from the Boltzmann equation (hpjax.cosmology; singlet model)",
 }
 
 _MESON = {
@@ -61,15 +68,26 @@ def predict(
     """
     inputs = Inputs.default() if inputs is None else inputs
     wanted = list(OBSERVABLES) if observables is None else list(observables)
-    unknown = [o for o in wanted if o not in OBSERVABLES]
+    unknown = [o for o in wanted if o not in OBSERVABLES and o not in ON_REQUEST]
     if unknown:
-        raise ValueError(f"unknown observable(s) {unknown}; valid: {list(OBSERVABLES)}")
+        raise ValueError(f"unknown observable(s) {unknown}; valid: {list(OBSERVABLES) + list(ON_REQUEST)}")
+    own = getattr(model, "predictions", None)
+    if own is not None:  # a model that predicts its own observables (hpjax.invisible.InvisibleX)
+        return own(inputs, wanted)
     out = {}
     inv_channels = [ch for ch, (inv_name, _) in _MESON.items() if inv_name in wanted]
     if inv_channels:  # all channels through one vectorised q^2 integral
         g = gamma_invisible_many(inv_channels, model, inputs, prescription, kl_convention, n)
         for c, ch in enumerate(inv_channels):
             out[_MESON[ch][0]] = branching_ratio(ch, g[c], inputs)
+            esc = model.escape_probability(inputs, ch)  # None: invisible by assumption
+            out[_MESON[ch][0]] = out[_MESON[ch][0]] if esc is None else out[_MESON[ch][0]] * esc
+    for ch in ("B+->K+", "B0->K*0"):
+        if f"f_vis({ch})" in wanted:
+            esc = model.escape_probability(inputs, ch)
+            out[f"f_vis({ch})"] = 0.0 * jnp.asarray(model.m_hD) if esc is None else 1.0 - esc
+    if "Omega_chi h^2" in wanted:
+        out["Omega_chi h^2"] = model.omega_h2(inputs)
     for channel, (_, prod_name) in _MESON.items():
         if prod_name in wanted:
             g2 = gamma_two_body(channel, model.m_hD, model.sin_theta, inputs, kl_convention)

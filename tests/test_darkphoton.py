@@ -199,3 +199,80 @@ def test_escape_fraction_on_shell_equals_p_escape(inputs):
     assert f == pytest.approx(float(dp.p_escape(1.0, 0.1, 1e-6, inputs)), rel=2e-3)
     with pytest.raises(ValueError, match="channel"):
         dp.p_escape(1.0, 0.1, 1e-6, inputs, channel="K+->pi+")
+
+
+# ---- eps as an optional parameter of DarkAbelianHiggs: the window in the likelihood -----------
+
+# Belle II-favoured point of the dark abelian model (hpjax/data/benchmarks.toml [dark_abelian])
+FAVOURED = dict(m_hD=1.0, sin_theta=6e-3, v_D=50.0, m_AD=0.1)
+# log10(eps): escapes (-8), the window (-6, -5.5, -5), prompt and visible (-2); -6 +- H for a
+# finite difference inside the same compiled batch
+H = 1e-3
+LOG_EPS = np.array([-8.0, -6.0, -5.5, -5.0, -2.0, -6.0 - H, -6.0 + H])
+
+
+OBS = ["BR(B+->K+inv)", "BR(K+->pi+inv)", "f_vis(B+->K+)"]
+
+
+@pytest.fixture(scope="module")
+def eps_scan():
+    """ln L(belle2), d ln L / d log10(eps), predictions and escape_fraction at the favoured point
+    for each eps: one jit(vmap(grad)) compile; and the same with eps = None (the paper's assumption)."""
+    inputs = hpjax.Inputs.default()
+    m = hpjax.DarkAbelianHiggs(**FAVOURED, eps=1e-5)
+    lik = hpjax.Likelihood(m, dataset="paper", terms=["belle2"], free=("eps",))
+
+    def one(le):
+        eps = 10.0**le
+        pred = hpjax.predict(m.replace(eps=eps), inputs, observables=OBS)
+        pred["escape_fraction"] = dp.escape_fraction(m, eps, inputs)
+        return lik.log_likelihood({"eps": eps}), pred
+
+    f = jax.jit(jax.vmap(jax.value_and_grad(one, has_aux=True)))
+    (v, pred), g = f(jnp.asarray(LOG_EPS))
+    m0 = hpjax.DarkAbelianHiggs(**FAVOURED)
+    lik0 = hpjax.Likelihood(m0, dataset="paper", terms=["belle2"], free=("sin_theta",))
+    v0 = float(lik0.log_likelihood({"sin_theta": 6e-3}))
+    p0 = hpjax.predict(m0, inputs, observables=OBS)
+    return (
+        np.asarray(v),
+        np.asarray(g),
+        {k: np.asarray(x) for k, x in pred.items()},
+        v0,
+        {k: float(x) for k, x in p0.items()},
+    )
+
+
+def test_eps_window_in_the_belle2_likelihood(eps_scan):
+    v, g, _, v0, p0 = eps_scan
+    assert p0["f_vis(B+->K+)"] == 0.0  # eps = None: always invisible
+    # eps = 1e-8: the A_D escape (c tau ~ 8 km), ln L as with eps = None
+    assert v[0] == pytest.approx(v0, abs=1e-3)
+    # inside the window both A_D decay in Belle II: the invisible signal is gone, ln L is the
+    # no-signal value, much worse than at the favoured point
+    assert v[3] < v0 - 3.0 and v[2] < v0 - 3.0
+    assert v0 - 3.0 < v[1] < v0  # eps = 1e-6: about 40 % visible, partly gone
+    assert v[4] == pytest.approx(v[3], abs=1e-9)  # prompt: invisible rate 0 as well
+    # gradients: finite everywhere, equal to the finite difference in log10(eps) at 1e-6
+    assert np.all(np.isfinite(g)) and np.all(np.isfinite(v))
+    assert g[1] == pytest.approx((v[6] - v[5]) / (2 * H), rel=1e-4)
+    assert g[1] < 0
+
+
+def test_eps_none_is_the_paper_and_eps_multiplies_by_escape(eps_scan):
+    _, _, pred, _, p0 = eps_scan
+    m0 = hpjax.DarkAbelianHiggs(**FAVOURED)
+    assert m0.eps is None and m0.names() == hpjax.DarkAbelianHiggs.PARAMS
+    assert len(jax.tree_util.tree_leaves(m0)) == 4
+    m = m0.replace(eps=1e-6)
+    assert m.names()[-1] == "eps" and len(jax.tree_util.tree_leaves(m)) == 5
+    assert m.replace(eps=None) == m0
+    esc = pred["escape_fraction"]
+    assert esc[0] > 0.9999 and 0.5 < esc[1] < 0.7 and esc[3] < 1e-12
+    np.testing.assert_allclose(pred["f_vis(B+->K+)"], 1 - esc, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(pred["BR(B+->K+inv)"], p0["BR(B+->K+inv)"] * esc, rtol=1e-12, atol=1e-30)
+    # K -> pi + invisible (NA62, KOTO): the escape probability is not applied (documented)
+    np.testing.assert_allclose(pred["BR(K+->pi+inv)"], p0["BR(K+->pi+inv)"], rtol=1e-12)
+    for bad, msg in ((-1e-3, "outside the allowed range"), ("x", "not a real number")):
+        with pytest.raises(ValueError, match=rf"DarkAbelianHiggs: eps = .* {msg}"):
+            m0.replace(eps=bad)

@@ -81,7 +81,8 @@ class Likelihood:
     terms : term names (entries of the dataset), Term objects, or None for :data:`DEFAULT_TERMS`
     nuisances : names of inputs (see ``Inputs.default().names``) or :data:`SM_NUISANCE` to float
         with Gaussian constraints (correlated where the form-factor set gives a covariance)
-    free : model parameters that are free (the rest stay at the model's values)
+    free : model parameters that are free (the rest stay at the model's values; default the
+        model class's ``DEFAULT_FREE``, else m_hD and sin_theta)
     conventions : {term: "half_normal" | "step" | "poisson"} for upper-limit terms
     higgs_scenario : "lhc" (default), "hl_lhc", "ilc", "clic", "fcc_ee"
     prescription, kl_convention, n : physics options passed to :func:`hpjax.predict`
@@ -95,7 +96,7 @@ class Likelihood:
         dataset: str = "paper",
         terms=None,
         nuisances=(),
-        free=("m_hD", "sin_theta"),
+        free=None,
         conventions: Mapping[str, str] | None = None,
         higgs_scenario: str | None = None,
         prescription: str = "unified",
@@ -116,12 +117,12 @@ class Likelihood:
         self.dataset = db.load_dataset(dataset)  # unknown name -> error listing valid ones
         self.options = {"prescription": prescription, "kl_convention": kl_convention, "n": n}
 
+        free = getattr(self.model_class, "DEFAULT_FREE", ("m_hD", "sin_theta")) if free is None else free
         free = tuple(_names(free, "free parameters"))
-        bad = [p for p in free if p not in self.model_class.PARAMS]
+        bad = [p for p in free if p not in self.model_defaults]  # PARAMS and the optional ones set
         if bad:
             raise ValueError(
-                f"unknown free parameter(s) {bad} of {self.model_class.__name__}; "
-                f"valid: {list(self.model_class.PARAMS)}"
+                f"unknown free parameter(s) {bad} of {self.model_class.__name__}; valid: {list(self.model_defaults)}"
             )
         self.free = free
 
@@ -160,6 +161,9 @@ class Likelihood:
             for t in terms
         ]
         self._observables = sorted({o for t in self._terms for o in t.observables})
+        check = getattr(self.model_class, "check_observables", None)  # e.g. InvisibleX: belle2(_full) only
+        for t in self._terms if check else ():
+            check(t.observables, t.name)
         self._collect_nuisances(nuisances)
 
     # ---- construction ------------------------------------------------------------------
@@ -290,7 +294,7 @@ class Likelihood:
         gradients carry NaN into the masked branch (double-where)."""
         cls = self.model_class
         safe, ok = [], True
-        for p in cls.PARAMS:
+        for p in self.model_defaults:  # the model's PARAMS, then its optional parameters that are set
             default = self.model_defaults[p]
             v = jnp.asarray(params[p] if p in self.free else default, dtype=jnp.float64)
             lo, hi, lo_inc, hi_inc = cls.DOMAIN[p]
