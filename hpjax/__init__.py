@@ -19,6 +19,7 @@ import jax
 jax.config.update("jax_enable_x64", True)  # see the module docstring
 
 from .inputs import Inputs  # noqa: E402
+from .invisible import InvisibleX  # noqa: E402
 from .likelihood import Likelihood  # noqa: E402
 from .models import DarkAbelianHiggs, SingletHiggsPortal  # noqa: E402
 from .observables import OBSERVABLES, predict, solve_sin_theta  # noqa: E402
@@ -29,6 +30,7 @@ __all__ = [
     "Inputs",
     "SingletHiggsPortal",
     "DarkAbelianHiggs",
+    "InvisibleX",
     "predict",
     "solve_sin_theta",
     "OBSERVABLES",
