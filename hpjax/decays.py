@@ -140,15 +140,16 @@ def channel_table(channels, inputs, kl_convention: str = "re") -> dict:
     rows = []
     for ch in cs:
         mP, mD = i[ch.parent], i[ch.daughter]
+        x = i.vertex_light_quark  # issue 15 option: light-quark term of the vertex (couplings.light_quark_factor)
         if ch.vector:
             ff = (i.BKstar_A0_a0, i.BKstar_A0_a1, i.BKstar_A0_a2, 1.0 / i.BKstar_A0_mR**2, 0.0)
-            pref = 1.0 / (i.m_b + i.m_s) ** 2
+            pref = (1.0 - x * i.m_s / i.m_b) ** 2 / (i.m_b + i.m_s) ** 2
         elif ch.transition == "bs":
             ff = (i.BK_f0_a0, i.BK_f0_a1, i.BK_f0_a2, 1.0 / i.BK_f0_mR**2, 0.0)
-            pref = ((mP**2 - mD**2) / (i.m_b - i.m_s)) ** 2
+            pref = (1.0 + x * i.m_s / i.m_b) ** 2 * ((mP**2 - mD**2) / (i.m_b - i.m_s)) ** 2
         else:
             ff = (i.Kpi_f0_0, 0.0, 0.0, 0.0, i.Kpi_f0_lambda0 / i.m_pip**2)
-            pref = ((mP**2 - mD**2) / (i.m_s - i.m_d)) ** 2
+            pref = (1.0 + x * i.m_d / i.m_s) ** 2 * ((mP**2 - mD**2) / (i.m_s - i.m_d)) ** 2
         coup = cbs2 if ch.transition == "bs" else (ckl2 if ch.name == "KL->pi0" else csd2)
         rows.append((mP, mD, i[ch.lifetime], coup, pref, float(ch.vector)) + ff)
     keys = ("mP", "mD", "tau", "coup2", "pref", "vector", "c0", "c1", "c2", "inv_mR2", "slope")

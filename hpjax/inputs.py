@@ -84,6 +84,9 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "ckm_A": (0.0, 3.0, False, True),
     "ckm_rhobar": (-2.0, 2.0, True, True),
     "ckm_etabar": (-2.0, 2.0, True, True),
+    # theory options (issue 15): the light-quark term of the vertex, the h_D -> hadrons model weight
+    "vertex_light_quark": (0.0, 1.0, True, True),
+    "hD_hadrons_model": (-2.0, 3.0, True, True),
     # form-factor coefficients and the K -> pi normalisation and slope: any finite real number
     **{
         k: _REAL
