@@ -129,7 +129,10 @@ def cmd_plot(args) -> int:
     import xarray as xr
 
     from ..plotting import draw
+    from ..plotting.fig3 import is_fig3_spec, plot_spec
 
+    if is_fig3_spec(args.spec):  # a figure-only spec (fits/fig3.toml): no scan, no likelihood
+        return print("wrote " + ", ".join(plot_spec(args.spec))) or 0
     spec = load_spec(args.spec)
     plot = spec.tasks.get("plot") or {}
     if "kind" not in plot:
