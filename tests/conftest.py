@@ -29,3 +29,40 @@ def inputs():
 def inp_dict(inputs):
     """The same inputs as a plain dict of floats, for the scipy reference."""
     return inputs.as_dict()
+
+
+# ---- fit specifications for the command's tests (test_cli, test_robustness) -------------------
+TINY_SPEC = """
+[fit]
+name = "tiny"
+[model]
+name = "singlet"
+[model.parameters]
+m_hD = 1.0
+sin_theta = 6.0e-3
+y_D = 1.0
+m_chi = 0.0
+[free.sin_theta]
+range = [1.0e-4, 0.1]
+scale = "log"
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_spec():
+    """The head of a one-parameter singlet fit specification (sin_theta free, log scale); a test
+    appends its [likelihood] and [task.*] tables (and may add keys to [free.sin_theta])."""
+    return TINY_SPEC
+
+
+@pytest.fixture
+def write_spec(tmp_path):
+    """write(text, name="spec.toml", out=None): the fit specification ``text`` as tmp_path/name,
+    with [output] directory ``out`` (default tmp_path/out); returns its path."""
+
+    def write(text, name="spec.toml", out=None):
+        p = tmp_path / name
+        p.write_text(text + f'\n[output]\ndirectory = "{out or tmp_path / "out"}"\n')
+        return p
+
+    return write

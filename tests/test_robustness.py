@@ -20,19 +20,7 @@ from hpjax.spec import SpecError, load_spec
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-SPEC = """
-[fit]
-name = "tiny"
-[model]
-name = "singlet"
-[model.parameters]
-m_hD = 1.0
-sin_theta = 6.0e-3
-y_D = 1.0
-m_chi = 0.0
-[free.sin_theta]
-range = [1.0e-4, 0.1]
-scale = "log"
+SPEC_TAIL = """
 [likelihood]
 dataset = "paper"
 terms = ["belle2", "koto"]
@@ -52,10 +40,10 @@ points = 40
 """
 
 
-def _write(tmp_path, text=SPEC, name="spec.toml", out=None):
-    p = tmp_path / name
-    p.write_text(text + f'\n[output]\ndirectory = "{out or tmp_path / "out"}"\n')
-    return p
+@pytest.fixture(scope="module")
+def spec(tiny_spec):
+    """A singlet fit of sin_theta to Belle II and KOTO, with fit, sample and scan tasks."""
+    return tiny_spec + SPEC_TAIL
 
 
 # ---- input checks ---------------------------------------------------------------------------
@@ -69,13 +57,13 @@ def _write(tmp_path, text=SPEC, name="spec.toml", out=None):
         (("[task.fit]", "[likelihood.conventions]\n[task.fit]"), "likelihood.conventions", None),
     ],
 )
-def test_spec_string_where_a_list_is_expected(tmp_path, edit, key, words):
-    text = SPEC.replace(*edit)
+def test_spec_string_where_a_list_is_expected(tmp_path, edit, key, words, spec, write_spec):
+    text = spec.replace(*edit)
     if key == "likelihood.conventions":  # a string where a table is expected
-        text = SPEC.replace('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto"]\nconventions = "step"')
+        text = spec.replace('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto"]\nconventions = "step"')
         words = "must be a table"
     with pytest.raises(SpecError) as exc:
-        load_spec(_write(tmp_path, text))
+        load_spec(write_spec(text))
     msg = str(exc.value)
     assert msg.startswith(f"spec.toml: key '{key}'") and words in msg, msg
     assert "\n" not in msg
@@ -95,16 +83,16 @@ def test_spec_string_where_a_list_is_expected(tmp_path, edit, key, words):
         ),
     ],
 )
-def test_spec_duplicates_are_an_error(tmp_path, edit, key):
+def test_spec_duplicates_are_an_error(tmp_path, edit, key, spec, write_spec):
     # a duplicated nuisance would count its constraint twice; duplicated free parameters are a
     # TOML error already (one table per [free.<param>])
     with pytest.raises(SpecError, match=rf"spec.toml: key '{key}': .*listed more than once"):
-        load_spec(_write(tmp_path, SPEC.replace(*edit)))
+        load_spec(write_spec(spec.replace(*edit)))
 
 
-def test_spec_start_value_outside_its_free_range(tmp_path):
+def test_spec_start_value_outside_its_free_range(tmp_path, spec, write_spec):
     with pytest.raises(SpecError) as exc:
-        load_spec(_write(tmp_path, SPEC.replace("sin_theta = 6.0e-3", "sin_theta = 0.5")))
+        load_spec(write_spec(spec.replace("sin_theta = 6.0e-3", "sin_theta = 0.5")))
     assert str(exc.value) == (
         "spec.toml: key 'model.parameters.sin_theta': start value 0.5 is outside the free "
         "range [0.0001, 0.1] of free.sin_theta"
@@ -150,10 +138,10 @@ def test_predict_json_is_strict(monkeypatch, capsys):
 
 
 # ---- output directory -----------------------------------------------------------------------
-def test_unwritable_output_directory_fails_before_computing(tmp_path):
+def test_unwritable_output_directory_fails_before_computing(tmp_path, spec, write_spec):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    p = _write(tmp_path, out=blocker / "out")
+    p = write_spec(spec, out=blocker / "out")
     t0 = time.perf_counter()
     for cmd in ("fit", "sample", "scan"):
         with pytest.raises(SystemExit) as exc:
@@ -164,7 +152,7 @@ def test_unwritable_output_directory_fails_before_computing(tmp_path):
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
         with pytest.raises(SystemExit, match="cannot be written"):
-            main(["fit", str(_write(tmp_path, name="ro.toml", out=ro))])
+            main(["fit", str(write_spec(spec, name="ro.toml", out=ro))])
 
 
 # ---- scans: resume whatever the chunk size, corrupt chunks ----------------------------------
@@ -181,11 +169,11 @@ def _lik():
 AXES = {"sin_theta": np.geomspace(1e-3, 3e-2, 12)}
 
 
-def test_chunk_size_must_be_positive(tmp_path):
+def test_chunk_size_must_be_positive(tmp_path, spec, write_spec):
     for bad in (0, -5, 2.5):
         with pytest.raises(ValueError, match=f"chunk_size = {bad!r} is outside the allowed range"):
             scan(_lik(), AXES, tmp_path, chunk_size=bad, progress=False)
-    p = _write(tmp_path)
+    p = write_spec(spec)
     for bad in ("0", "-5"):
         r = subprocess.run(
             [sys.executable, "-m", "hpjax.cli", "scan", str(p), "--chunk-size", bad], capture_output=True, text=True
@@ -237,21 +225,21 @@ def test_corrupt_chunks_are_recomputed_with_one_line_each(tmp_path):
     assert np.isfinite(ds["log_likelihood"].values).all()
 
 
-def test_plot_refuses_a_scan_of_another_specification(tmp_path, capsys):
-    text = SPEC.replace('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto"]\nconventions = { koto = "step" }')
+def test_plot_refuses_a_scan_of_another_specification(tmp_path, capsys, spec, write_spec):
+    text = spec.replace('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto"]\nconventions = { koto = "step" }')
     text = text.replace("[task.fit]", '[plot]\nkind = "fig1"\nformats = ["png"]\n[task.fit]')
     text = text.replace("[free.sin_theta]", "[free.m_hD]\nrange = [0.01, 20.0]\n[free.sin_theta]")
     text = text.replace(
         "[task.scan.axes.sin_theta]",
         "[task.scan.axes.m_hD]\nrange = [0.1, 8.0]\npoints = 5\n[task.scan.axes.sin_theta]",
     ).replace("points = 40", "points = 6")
-    p = _write(tmp_path, text)
+    p = write_spec(text)
     assert main(["scan", str(p), "--quiet"]) == 0
     assert main(["plot", str(p)]) == 0
-    _write(tmp_path, text.replace("points = 6", "points = 7"))
+    write_spec(text.replace("points = 6", "points = 7"))
     with pytest.raises(SystemExit, match=r"is not the scan of spec.toml \(its grid differ\)"):
         main(["plot", str(p)])
-    _write(tmp_path, text.replace('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto", "na62"]'))
+    write_spec(text.replace('terms = ["belle2", "koto"]', 'terms = ["belle2", "koto", "na62"]'))
     with pytest.raises(SystemExit, match=r"is not the scan of spec.toml \(its terms differ\)"):
         main(["plot", str(p)])
 
@@ -302,22 +290,23 @@ def test_ctrl_c_during_compilation_and_scan(tmp_path):
     assert timing["computed_points"] == 1200 - kept
 
 
-def test_ctrl_c_in_sample_keeps_the_finished_draws(tmp_path, monkeypatch):
+def test_ctrl_c_in_sample_keeps_the_finished_draws(tmp_path, monkeypatch, spec, write_spec):
     """The third MCMC.run (warmup, segment 1, segment 2) is interrupted: hpjax sample keeps the
     first segment's draws in posterior.nc and says so in one line (exit status 130)."""
     import arviz as az
-    from numpyro.infer import MCMC
 
-    real_run, calls = MCMC.run, []
+    from hpjax.inference import nuts
 
-    def run(self, *a, **k):
+    real_run, calls = nuts.run_stage, []
+
+    def run(*a, **k):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_run(self, *a, **k)
+        return real_run(*a, **k)
 
-    monkeypatch.setattr(MCMC, "run", run)
-    p = _write(tmp_path, SPEC.replace('terms = ["belle2", "koto"]', 'terms = ["belle2"]'))
+    monkeypatch.setattr(nuts, "run_stage", run)
+    p = write_spec(spec.replace('terms = ["belle2", "koto"]', 'terms = ["belle2"]'))
     with pytest.raises(SystemExit) as exc:
         main(["sample", str(p)])
     assert exc.value.code == 130
