@@ -29,14 +29,14 @@ import inspect
 
 import jax.numpy as jnp
 
-from .inputs import Inputs
+from .inputs import input_info
 from .models import Model
 
 __all__ = ["InvisibleX", "X_OBSERVABLES", "M_X_MAX"]
 
-_INP = Inputs.default()
+_INFO = input_info()  # plain numbers: importing hpjax must not start a JAX backend (jax.distributed, XLA_FLAGS)
 #: kinematic end point m_B+ - m_K+ [GeV] (PDG masses of hpjax/data/inputs.toml)
-M_X_MAX = round(float(_INP.m_Bp - _INP.m_Kp), 5)
+M_X_MAX = round(float(_INFO["m_Bp"].value - _INFO["m_Kp"].value), 5)
 #: the observables an InvisibleX predicts
 X_OBSERVABLES = ("BR(B+->K+inv)",)
 
