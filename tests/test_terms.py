@@ -112,3 +112,11 @@ def test_no_test_reads_a_private_attribute_of_a_likelihood():
             if "lik._" in line.replace("lik.__", "") and "# private-ok" not in line and p.name != "test_terms.py":
                 bad.append(f"{p.name}:{i}: {line.strip()}")
     assert not bad, "\n".join(bad)
+
+
+def test_no_module_is_over_about_400_lines():
+    """Issue 11: one module per idea; a module past ~400 lines is doing more than one job."""
+    long = {
+        str(p.relative_to(ROOT.parent)): n for p in ROOT.rglob("*.py") if (n := len(p.read_text().splitlines())) > 420
+    }
+    assert not long, long
