@@ -39,7 +39,7 @@ def test_cms_scenario_term_at_its_limit():
 
 def test_latest_koto_is_the_2015_curve_and_the_2021_flat_limit():
     d = load_dataset("latest")
-    assert d["koto"] == ["koto_2018_KLpi0X_mass", "koto_2024_KLpi0nunu"]
+    assert d["koto"] == ["koto_2018_KLpi0X_mass"] and d["koto_nunu"] == ["koto_2024_KLpi0nunu"]
     curve = load_measurement("koto_2018_KLpi0X_mass")
     # the flat 2021 limit is the stronger one at every tabulated mass of the 2015 curve
     assert (curve.values >= 2.2e-9).all()

@@ -101,7 +101,7 @@ def test_confidence_levels():
 
 
 #: dataset entries only `latest` has (issue 15: BaBar's recast, NA62's K+ -> pi+ nu nubar rate and its SM prediction)
-LATEST_ONLY = {"babar", "na62_pinunu", "sm_kpinunu"}
+LATEST_ONLY = {"babar", "koto_nunu", "na62_pinunu", "sm_kpinunu"}
 
 
 def test_paper_dataset_numbers():

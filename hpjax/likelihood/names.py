@@ -66,6 +66,7 @@ DATASET_TERMS = {
     "lfu": ("R_K", "R_K*"),
     "higgs_invisible": ("BR(h->inv)",),
     "babar": ("BR(B+->K+inv)",),
+    "koto_nunu": ("BR(KL->pi0inv)",),
     "na62_pinunu": ("BR(K+->pi+nunu)",),
     "sm_kpinunu": ("BR(K+->pi+nunu)_SM",),
 }
@@ -82,11 +83,12 @@ TERM_NAMES = (
     "higgs_invisible",
     "lfu",
     "babar",
+    "koto_nunu",
     "na62_pinunu",
 )
-#: terms only some datasets have (``latest``: BaBar's B+ -> K+ X recast, NA62's K+ -> pi+ nu nubar rate);
-#: a likelihood holds them when asked for by name
-OPTIONAL_TERMS = ("babar", "na62_pinunu")
+#: terms only some datasets have (``latest``: BaBar's B+ -> K+ X recast, KOTO 2021's flat K_L -> pi0 nu nubar
+#: limit, NA62's K+ -> pi+ nu nubar rate); a likelihood holds them when asked for by name
+OPTIONAL_TERMS = ("babar", "koto_nunu", "na62_pinunu")
 #: the terms of ``terms=None``: all but ``belle2_full`` (it replaces ``belle2`` when asked for) and
 #: the optional terms
 DEFAULT_TERMS = tuple(t for t in TERM_NAMES if t != "belle2_full" and t not in OPTIONAL_TERMS)
@@ -108,6 +110,7 @@ TERM_OBSERVABLE = {
     "higgs_invisible": "BR(h->inv)",
     "lfu": "BR(hD->mumu)",
     "babar": "BR(B+->K+inv)",
+    "koto_nunu": "BR(KL->pi0inv)",
     "na62_pinunu": "BR(K+->pi+inv)",
 }
 #: invisible-rate observable -> its two-body production BR (the visible-decay part of a table limit)
