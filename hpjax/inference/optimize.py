@@ -131,6 +131,9 @@ class FitResult:
         return "\n".join(lines)
 
 
+#: default value tolerance (chi2) of the joint Gauss-Newton when the likelihood names none
+JOINT_FTOL = 1e-7
+
 #: largest step per BFGS iteration in the unconstrained variables (infinity norm)
 MAX_STEP = 0.5
 
@@ -262,12 +265,16 @@ def best_fit(
     max_iter: int = 500,
     gtol: float = 1e-6,
     init: dict | None = None,
-    method: str = "bfgs",
+    method: str = "auto",
     ftol: float | None = None,
 ) -> FitResult:
     """Global best fit of ``lik`` (minimum of ``lik.chi2``) from ``n_starts`` starting points:
     the initial parameters plus random points spread over the transform ranges. ``ftol``: also
-    stop (converged) when a BFGS step lowers chi2 by <= ftol (default :func:`value_tolerance`)."""
+    stop (converged) when a BFGS step lowers chi2 by <= ftol (default :func:`value_tolerance`).
+
+    ``method``: "auto" (default: the joint Gauss-Newton of :mod:`~.joint` over the parameters and
+    the nuisances of a profiled ``belle2_full`` term, where there is one; else "bfgs"), "joint",
+    "bfgs" or "optax_lbfgs"."""
     names = list(lik.parameters())
     tr = (
         default_transforms(lik)
@@ -294,6 +301,14 @@ def best_fit(
     rnd = jnp.where(is_nuis, 0.0, rnd)
     u0 = jnp.concatenate([u_init[None, :], rnd], axis=0)
     ftol = value_tolerance(lik, ftol)
+    from .joint import joint_best_fit, joint_term
+
+    term = joint_term(lik) if method in ("auto", "joint") else None
+    if method == "joint" and term is None:
+        raise ValueError("method 'joint' needs a likelihood with a profiled belle2_full term")
+    if term is not None:
+        return joint_best_fit(lik, term, tr, n_starts, seed, max_iter, ftol or JOINT_FTOL, init)
+    method = "bfgs" if method == "auto" else method
     res = jax.jit(lambda u0: minimize_batch(objective, u0, max_iter, gtol, method, ftol))(u0)
     u, val, gnorm, iters, ls_ok = res[:5]
     val = np.asarray(val)

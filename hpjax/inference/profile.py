@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..numerics import capped_chi2
-from .optimize import best_fit, default_transforms, minimize_batch, value_tolerance
+from .joint import joint_profile, joint_term
+from .optimize import JOINT_FTOL, best_fit, default_transforms, minimize_batch, value_tolerance
 
 __all__ = ["profile", "ProfileResult", "WILKS"]
 
@@ -91,12 +92,15 @@ def profile(
     n_starts: int = 8,
     seed: int = 0,
     ftol: float | None = None,
+    method: str = "auto",
 ) -> ProfileResult:
     """Profile ``lik`` over a grid of one or two parameters of interest.
 
     ``poi`` maps parameter names to 1D grids. ``fit`` is the global best fit (computed if None).
     ``ftol``: a value tolerance of the inner BFGS (stop when a step lowers chi2 by <= ftol;
     default the likelihood's ``value_tolerance``, see :func:`~.optimize.value_tolerance`).
+    ``method``: "auto" (the joint Gauss-Newton of :mod:`~.joint` where the likelihood has a
+    profiled ``belle2_full`` term, else BFGS), "joint" or "bfgs".
     """
     names = list(lik.parameters())
     poi_names = list(poi)
@@ -111,7 +115,9 @@ def profile(
         else {**(default_transforms(lik) if hasattr(lik, "nuisances") else {}), **transforms}
     )
     if fit is None:
-        fit = best_fit(lik, transforms=tr, n_starts=n_starts, seed=seed, max_iter=max_iter, gtol=gtol, ftol=ftol)
+        fit = best_fit(
+            lik, transforms=tr, n_starts=n_starts, seed=seed, max_iter=max_iter, gtol=gtol, ftol=ftol, method=method
+        )
     ftol = value_tolerance(lik, ftol)
     grids = [jnp.asarray(poi[p], dtype=jnp.float64) for p in poi_names]
     mesh = jnp.meshgrid(*grids, indexing="ij")
@@ -126,7 +132,14 @@ def profile(
         p.update({n: tr[n].forward(u[i]) for i, n in enumerate(others)})
         return p
 
-    if others:
+    term = joint_term(lik) if method in ("auto", "joint") and others else None
+    if term is not None:
+        chi2, profiled, converged, _ = joint_profile(
+            lik, term, tr, poi_names, flat_poi, start, max_iter, ftol or JOINT_FTOL
+        )
+        profiled = {n: v.reshape(shape) for n, v in profiled.items()}
+        converged = converged.reshape(shape)
+    elif others:
         u_start = jnp.stack([tr[n].inverse(jnp.asarray(start[n], dtype=jnp.float64)) for n in others])
 
         def solve(v):

@@ -35,14 +35,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.linalg import cho_factor, cho_solve
 
-__all__ = ["structured_solve", "poisson_gauss_newton"]
+__all__ = ["structured_solve", "poisson_gauss_newton", "poisson_gauss_newton_tol"]
 
 #: relative ridge added to the diagonal of the Newton system (as the dense solver did)
 RIDGE = 1e-10
 
 
-def structured_solve(g, d, J, w, n_tail: int = 0, single_row=None):
-    """Solve (diag(d) + J^T diag(w) J) x = g for x.
+def structured_solve(g, d, J, w, n_tail: int = 0, single_row=None, tail_curv=None):
+    """Solve (diag(d) + J^T diag(w) J) x = g for x (plus ``tail_curv``, an optional
+    (n_tail, n_tail) matrix added to the block of the tail parameters).
 
     ``d`` (n,) must be positive on the first n - ``n_tail`` entries (Woodbury on that block); the
     last ``n_tail`` entries may have d = 0 (Schur complement). ``J`` (m, n), ``w`` (m,) >= 0.
@@ -89,10 +90,42 @@ def structured_solve(g, d, J, w, n_tail: int = 0, single_row=None):
     B = Jh.T @ Jt  # (nh, k)
     X = a_inv(jnp.concatenate([g[:nh, None], B], axis=1))
     S = Jt.T @ Jt + jnp.diag(d[nh:]) - B.T @ X[:, 1:]
+    if tail_curv is not None:
+        S = S + tail_curv
     ds = jnp.diag(S)
     S = S + jnp.diag(jnp.where(ds == 0.0, 1.0, RIDGE * jnp.abs(ds)))
     xt = jnp.linalg.solve(S, g[nh:] - B.T @ X[:, 0])
     return jnp.concatenate([X[:, 0] - X[:, 1:] @ xt, xt])
+
+
+def _gn_step(model, logp, n_obs, curv, lo, hi, n_tail, ts, single_row):
+    """One damped, projected Gauss-Newton step: z -> (best candidate, decrement g.dz, index of
+    the chosen step length)."""
+    nh = curv.shape[0] - n_tail
+
+    def safe_logp(z):
+        v = logp(z)
+        return jnp.where(jnp.isnan(v), -jnp.inf, v)
+
+    def step(z):
+        out = model(z)
+        lam, J, g = out[:3]
+        tail_curv = out[3] if len(out) > 3 else None
+        held = ((z <= lo) & (g < 0)) | ((z >= hi) & (g > 0))
+        J = jnp.where(held[None, :], 0.0, J)
+        d = jnp.where(held, 1.0, curv)
+        d = d.at[:nh].multiply(1.0 + RIDGE)
+        g = jnp.where(held, 0.0, g)
+        if tail_curv is not None:
+            ht = held[nh:]
+            tail_curv = jnp.where(ht[:, None] | ht[None, :], 0.0, tail_curv)
+        dz = structured_solve(g, d, J, n_obs / lam**2, n_tail, single_row, tail_curv)
+        cand = jnp.clip(z[None, :] + ts[:, None] * dz[None, :], lo, hi)
+        vals = jax.vmap(safe_logp)(cand)
+        best = jnp.argmax(vals)
+        return cand[best], g @ dz, best
+
+    return step
 
 
 def poisson_gauss_newton(
@@ -107,24 +140,53 @@ def poisson_gauss_newton(
     curv = jnp.asarray(curv, dtype=jnp.float64)
     ts = jnp.asarray(ts, dtype=jnp.float64)
     n_obs = jnp.asarray(n_obs, dtype=jnp.float64)
-    nh = curv.shape[0] - n_tail
-
-    def safe_logp(z):
-        v = logp(z)
-        return jnp.where(jnp.isnan(v), -jnp.inf, v)
+    one = _gn_step(model, logp, n_obs, curv, lo, hi, n_tail, ts, single_row)
 
     def step(carry, _):
         z, _ = carry
-        lam, J, g = model(z)
-        held = ((z <= lo) & (g < 0)) | ((z >= hi) & (g > 0))
-        J = jnp.where(held[None, :], 0.0, J)
-        d = jnp.where(held, 1.0, curv)
-        d = d.at[:nh].multiply(1.0 + RIDGE)
-        g = jnp.where(held, 0.0, g)
-        dz = structured_solve(g, d, J, n_obs / lam**2, n_tail, single_row)
-        cand = jnp.clip(z[None, :] + ts[:, None] * dz[None, :], lo, hi)
-        vals = jax.vmap(safe_logp)(cand)
-        return (cand[jnp.argmax(vals)], g @ dz), None
+        z, dec, _ = one(z)
+        return (z, dec), None
 
     (z, dec), _ = jax.lax.scan(step, (jnp.asarray(z0, dtype=jnp.float64), jnp.asarray(jnp.inf)), None, length=steps)
     return z, dec
+
+
+def poisson_gauss_newton_tol(
+    z0,
+    model,
+    logp,
+    n_obs,
+    curv,
+    lo,
+    hi,
+    tol: float,
+    max_steps: int,
+    n_tail: int = 0,
+    ts=(1.0, 0.5, 0.25, 0.125, 0.0),
+    single_row=None,
+):
+    """:func:`poisson_gauss_newton` until the Newton decrement g.dz (the gain in 2 ln L, i.e. in
+    chi2, that the Gauss-Newton model still predicts) is <= ``tol``, or the line search keeps the
+    point (no step length gains), or ``max_steps`` (``lax.while_loop``: jit- and vmappable; under
+    vmap every member runs until the last has stopped, the stopped ones unchanged). ``model`` may
+    return a fourth output, the (n_tail, n_tail) curvature of further terms in the tail parameters.
+    Returns (z, decrement of the last step, steps taken)."""
+    ts = tuple(float(t) for t in ts)
+    stay = len(ts) - 1 if ts[-1] == 0.0 else -1
+    curv = jnp.asarray(curv, dtype=jnp.float64)
+    ts = jnp.asarray(ts, dtype=jnp.float64)
+    n_obs = jnp.asarray(n_obs, dtype=jnp.float64)
+    one = _gn_step(model, logp, n_obs, curv, lo, hi, n_tail, ts, single_row)
+
+    def cond(c):
+        _, dec, k, stalled = c
+        return (k < max_steps) & (dec > tol) & ~stalled
+
+    def body(c):
+        z, _, k, _ = c
+        z, dec, best = one(z)
+        return z, dec, k + 1, best == stay
+
+    z0 = jnp.asarray(z0, dtype=jnp.float64)
+    z, dec, k, _ = jax.lax.while_loop(cond, body, (z0, jnp.asarray(jnp.inf), 0, False))
+    return z, dec, k

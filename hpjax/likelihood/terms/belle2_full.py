@@ -5,6 +5,8 @@ that of the published SM-shaped best fit."""
 
 from __future__ import annotations
 
+import contextlib
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -55,6 +57,7 @@ class Belle2FullTerm:
         # the inner Gauss-Newton profile is converged to ~1e-8 in ln L: an outer optimiser should
         # stop on a change of chi2 below this, not on a gradient tolerance it cannot meet
         self.value_tolerance = 1e-7 if o["nuisances"] == "profile" else None
+        self._at = None  # nuisances given by a joint fit (see at_nuisances)
 
     @classmethod
     def from_measurement(cls, m, setup: TermSetup):
@@ -62,11 +65,38 @@ class Belle2FullTerm:
         floating = setup.options.get("floating", ())
         return cls(setup.name, m, sm, setup.options.get("belle2_full", {}), setup.physics, SM_NUISANCE in floating)
 
+    @property
+    def profiles(self) -> bool:
+        """Whether the Belle II nuisances are profiled inside the term (``nuisances = "profile"``)."""
+        return self.options["nuisances"] == "profile"
+
+    def _mu_sm(self, params):
+        return sm_value(params, self.sm) / self._br_template if self.options["sm"] == "dataset" else 1.0
+
+    def signal_factors(self, context, params):
+        """The 18 per-bin signal factors of the statistical model at ``params`` (context from
+        ``Likelihood.context``): what a joint fit differentiates with respect to the parameters."""
+        b = self.model
+        return b.signal_factors(b.np_yields(b.spectrum(context.model, context.inputs)), self._mu_sm(params))
+
+    @contextlib.contextmanager
+    def at_nuisances(self, nuisances):
+        """Within this block :meth:`logpdf` evaluates the statistical model at the given Belle II
+        ``nuisances`` (231,) instead of profiling them: a joint fit over parameters and nuisances
+        (:mod:`hpjax.inference.joint`) traces the likelihood through it."""
+        old, self._at = self._at, nuisances
+        try:
+            yield
+        finally:
+            self._at = old
+
     def logpdf(self, context, params, *, constraints=True):
         b, o = self.model, self.options
         br_bins = b.spectrum(context.model, context.inputs)
-        mu_sm = sm_value(params, self.sm) / self._br_template if o["sm"] == "dataset" else 1.0
-        if self._float_names:
+        mu_sm = self._mu_sm(params)
+        if self._at is not None:
+            v = b.logpdf(br_bins, self._at, mu_sm, constraints=constraints)
+        elif self._float_names:
             nuis = jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in self._float_names])
             v = b.logpdf(br_bins, nuis, mu_sm, constraints=constraints)
         else:
