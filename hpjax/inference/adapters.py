@@ -18,7 +18,12 @@ from jax.scipy.special import gammaln, xlogy
 
 from .hypotest import ProfiledLikelihood
 
-__all__ = ["uncorrelated_background", "histfactory_likelihood"]
+__all__ = [
+    "uncorrelated_background",
+    "histfactory_likelihood",
+    "invisible_x_likelihood",
+    "invisible_x_q0_curve",
+]
 
 
 def uncorrelated_background(signal, bkg, bkg_uncertainty, observed, aux=None, bounds=(0.0, 10.0)) -> ProfiledLikelihood:
@@ -100,6 +105,7 @@ def histfactory_likelihood(
     offset=None,
     slope=None,
     poi: str | None = None,
+    poi_start=1.0,
 ) -> ProfiledLikelihood:
     r"""A HistFactory workspace (default Belle II's published model,
     ``hpjax/data/belle2_knunu/combined_likelihood.json``) through the lean
@@ -107,7 +113,7 @@ def histfactory_likelihood(
     normfactor, ``data = (main counts, aux data)`` (Gaussian constraints; aux = nuisance centres at
     nominal), profiles and fits by ``steps`` bound-projected Gauss-Newton steps
     (:func:`hpjax.numerics.poisson_gauss_newton`) from ``start`` (default: for Belle II the shipped
-    published fit, else the nominal nuisances); toys: Poisson main counts, aux ~ N(nuisances, sigma).
+    published fit, else the nominal nuisances; may be traced) and ``poi_start``; toys: Poisson main counts, aux ~ N(nuisances, sigma).
     The signal factors of the POI's samples are ``offset + mu * slope`` (per signal slot; default 0
     and 1: the workspace's own POI); e.g. a new-physics yield y_i on top of the SM signal s_i is
     offset = 1, slope = y_i / s_i.
@@ -121,10 +127,10 @@ def histfactory_likelihood(
 
         b2 = Belle2Full()
         hf, spec = b2.stat, spec_and_maps()[0]
-        z_start = np.asarray(b2.default_start()) if start is None else np.asarray(start)
+        z_start = np.asarray(b2.default_start()) if start is None else start
     else:
         hf = HistFactory(spec, par_order)
-        z_start = np.asarray(hf.init) if start is None else np.asarray(start)
+        z_start = np.asarray(hf.init) if start is None else start
     nn, ns = hf.n_nuisances, hf.n_signal
     sigma, curv0 = jnp.asarray(hf.sigma), jnp.asarray(1.0 / np.asarray(hf.sigma) ** 2)
     lo0, hi0 = (jnp.asarray(x, dtype=jnp.float64) for x in hf.bounds)
@@ -164,7 +170,7 @@ def histfactory_likelihood(
         return logpdf(mu, z, d), z  # envelope-theorem gradient in mu
 
     def fit(d):
-        z0 = jnp.concatenate([jnp.asarray(z_start), jnp.ones(1)])
+        z0 = jnp.concatenate([jnp.asarray(z_start), jnp.atleast_1d(jnp.asarray(poi_start, dtype=jnp.float64))])
         z = solve(z0, lambda z: z[-1], d, 1)
         return logpdf(z[-1], z[:nn], d), z[-1], z[:nn]
 
@@ -186,3 +192,61 @@ def histfactory_likelihood(
         expected=expected,
         sample=sample,
     )
+
+
+def invisible_x_likelihood(
+    m_X,
+    width=0.0,
+    *,
+    smoothing: int = 2,
+    mu_sm=1.0,
+    unit: float = 1e-6,
+    steps: int = 12,
+    bounds=(0.0, 60.0),
+    start=None,
+    poi_start=1.0,
+) -> ProfiledLikelihood:
+    r"""Belle II's full likelihood for an invisible X of mass ``m_X`` and relative width ``width``
+    (:class:`hpjax.InvisibleX`; spectrum :func:`hpjax.likelihood.belle2.spectrum.resonance_spectrum`
+    with ``smoothing``) on top of the SM signal at strength ``mu_sm`` (1: Belle II's SM template
+    as published, BR = 4.966e-6): POI ``"br"`` = BR(B+ -> K+ X) P_inv in units of ``unit``
+    (default 1e-6) within ``bounds``, the 231 nuisances profiled (:func:`histfactory_likelihood`
+    with offset ``mu_sm`` and slope = the X yields per unit / the SM nominal; warm ``start`` and
+    ``poi_start``). ``m_X`` may be traced (vmap over masses)."""
+    from ..likelihood.belle2.spectrum import resonance_spectrum
+    from ..likelihood.belle2.term import Belle2Full
+
+    b = Belle2Full(smoothing=smoothing)
+    y = b.np_yields(resonance_spectrum(m_X, width, unit, smoothing=smoothing))
+    return histfactory_likelihood(
+        steps=steps,
+        bounds=bounds,
+        offset=mu_sm,
+        slope=y / b.sm_nominal,
+        poi="br",
+        start=start,
+        poi_start=poi_start,
+    )
+
+
+def invisible_x_q0_curve(masses, width=0.0, *, smoothing: int = 2, mu_sm=1.0, steps_null: int = 8, steps: int = 4):
+    r"""A function ``data -> (q0, br_hat)`` over ``masses`` for an invisible X in Belle II's full
+    likelihood (:func:`invisible_x_likelihood`): the background(+SM)-only fit of ``data``
+    (``steps_null`` Gauss-Newton steps from the published fit), then at every mass the fit with a
+    free BR (units 1e-6) started from those nuisances (``steps`` steps), q0 = 2 (ln L_m - ln L_0)
+    >= 0. The form :func:`hpjax.inference.lookelsewhere.global_significance` takes as ``q0_curve``.
+    """
+    masses = jnp.asarray(masses, dtype=jnp.float64)
+    null = invisible_x_likelihood(masses[0], width, smoothing=smoothing, mu_sm=mu_sm, steps=steps_null)
+
+    def curve(data):
+        lnl0, z0 = null.profile(jnp.asarray(0.0), data)
+
+        def one(m):
+            lik = invisible_x_likelihood(m, width, smoothing=smoothing, mu_sm=mu_sm, steps=steps, start=z0)
+            lnl, br, _ = lik.fit(data)
+            return 2.0 * jnp.maximum(lnl - lnl0, 0.0), br
+
+        return jax.vmap(one)(masses)
+
+    return curve

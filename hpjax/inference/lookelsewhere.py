@@ -64,16 +64,24 @@ def global_significance(
     key=None,
     u_ref: float = 0.5,
     batch: int = 1000,
+    q0_curve: Callable | None = None,
 ) -> dict:
     """Global significance of the largest local q0 over ``masses``: ``n_toys`` background-only toys
     (``sample_null(key) -> data``), each profiled over the mass grid (max of ``q0_fn`` over
-    ``masses``). Returns {"q_max_obs", "Z_local", "p_global", "p_global_error", "Z_global",
+    ``masses``; or ``q0_curve(data)`` -> q0 at all ``masses`` at once, or (q0, ...), when one
+    null fit serves every mass, as :func:`hpjax.inference.adapters.invisible_x_q0_curve`);
+    ``n_toys`` a multiple of ``batch`` (toys fitted vmapped per block). Returns {"q_max_obs", "Z_local", "p_global", "p_global_error", "Z_global",
     "n_up" (mean up-crossings of ``u_ref`` in the toys), "p_gross_vitells", "Z_gross_vitells",
     "q_max_toys"}.
     """
     masses = jnp.asarray(masses)
     key = jax.random.PRNGKey(1) if key is None else key
-    curve = jax.vmap(lambda d: jax.vmap(lambda m: q0_fn(d, m))(masses))
+    if q0_curve is None:
+        curve = jax.vmap(lambda d: jax.vmap(lambda m: q0_fn(d, m))(masses))
+    else:
+        curve = jax.vmap(lambda d: jax.tree_util.tree_leaves(q0_curve(d))[0])
+    if n_toys % min(batch, n_toys):
+        raise ValueError(f"global_significance: n_toys = {n_toys} must be a multiple of batch = {batch}")
     q_obs = curve(jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], data))[0]
     keys = jax.random.split(key, n_toys).reshape(-1, min(batch, n_toys), 2)
 

@@ -1,0 +1,237 @@
+"""Heavy checks of hpjax.inference (issue 13), recorded in benchmarks/hypotest_results.json.
+
+    python benchmarks/hypotest_bench.py [--sections fit,lee,limits,toys,coverage] [--toys 10000]
+
+* ``fit``: InvisibleX in Belle II's full likelihood (belle2_full, 231 nuisances profiled):
+  best m_X, BR(B+ -> K+ X) P_inv and local Z (q0 profiled over the mass), widths 0-0.3, SM at
+  Belle II's template (mu_sm = 1) and at hpjax's SM prediction;
+* ``lee``: local p0 vs m_X on 0.1..4.5 GeV and the global significance from ``--toys``
+  background-only toys, each profiled over the mass (23 masses), against Gross-Vitells; timed;
+* ``limits``: 95 % CL CLs upper limits (q~, asymptotic) on BR(B+ -> K+ X) P_inv vs m_X for
+  width/m_X in {0, 0.01, 0.1, 0.3}, with the expected band; the singlet's sin(theta) vs m_hD
+  from the same limits (belle2_full: the signal is proportional to sin^2 theta at fixed m_hD);
+* ``toys``: toy CLs (5000 s+b and 5000 b toys) on Belle II's published model at two mu against
+  the asymptotic CLs, with 12- and 30-step fits of the toys (convergence);
+* ``coverage``: at m_X = 2 GeV the fraction of toys (X injected) whose 95 % CLs limit covers it.
+
+Timings are wall-clock on the machine of the run (record ``uptime``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".cache" / "jax"))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import hpjax  # noqa: E402,F401
+from hpjax.inference.adapters import (  # noqa: E402
+    histfactory_likelihood,
+    invisible_x_likelihood,
+    invisible_x_q0_curve,
+)
+from hpjax.inference.hypotest import hypotest, upper_limit  # noqa: E402
+from hpjax.inference.lookelsewhere import global_significance  # noqa: E402
+
+MASSES = np.round(np.linspace(0.1, 4.5, 23), 3)
+WIDTHS = (0.0, 0.01, 0.1, 0.3)
+OUT = ROOT / "benchmarks" / "hypotest_results.json"
+
+
+def _load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def _f(x):
+    return np.asarray(x).tolist()
+
+
+def bench_fit() -> dict:
+    from hpjax.likelihood.belle2.spectrum import BR_TEMPLATE
+    from hpjax.likelihood.measurements import load_measurement
+
+    sm = load_measurement(hpjax.likelihood.measurements.load_dataset("latest")["sm_prediction"][0])
+    fine = jnp.linspace(1.5, 3.0, 151)
+    out = {"masses_fine": _f(fine)}
+    for label, mu_sm in (("sm_template", 1.0), ("sm_hpjax", float(sm.value) / BR_TEMPLATE)):
+        for w in WIDTHS:
+            f = jax.jit(invisible_x_q0_curve(fine, w, mu_sm=mu_sm))
+            lik = invisible_x_likelihood(2.0, w, mu_sm=mu_sm)
+            q, br = f(lik.data)
+            i = int(jnp.argmax(q))
+            qmax = float(q[i])
+            inside = np.asarray(fine)[np.asarray(q) >= qmax - 1.0]  # Delta(-2 ln L) = 1 in m_X
+            # BR interval at the best mass: profile in BR (q_mu two-sided)
+            lik_b = invisible_x_likelihood(fine[i], w, mu_sm=mu_sm)
+            grid = jnp.linspace(0.0, 25.0, 251)
+            lnl = jax.jit(jax.vmap(lambda m: lik_b.profile(m, lik_b.data)[0]))(grid)
+            d = 2 * (float(lnl.max()) - np.asarray(lnl))
+            ok = grid[d <= 1.0]
+            out[f"{label}_w{w}"] = {
+                "mu_sm": mu_sm,
+                "m_X": float(fine[i]),
+                "m_X_1sigma": [float(inside.min()), float(inside.max())],
+                "br_1e6": float(br[i]),
+                "br_1sigma_1e6": [float(ok.min()), float(ok.max())],
+                "q0": qmax,
+                "Z_local_1dof": float(np.sqrt(qmax)),
+                "Z_local_2dof_wilks": float(-jax.scipy.special.ndtri(jnp.exp(-qmax / 2))),
+                "q0_curve": _f(q),
+            }
+            print(label, w, {k: v for k, v in out[f"{label}_w{w}"].items() if k != "q0_curve"}, flush=True)
+    return out
+
+
+def bench_lee(n_toys: int, batch: int = 500) -> dict:
+    ms = jnp.asarray(MASSES)
+    null = invisible_x_likelihood(2.0)
+    z0 = null.profile(jnp.asarray(0.0), null.data)[1]
+    curve = invisible_x_q0_curve(ms)
+    loc = jax.jit(curve)(null.data)
+
+    def run(k, n):
+        return global_significance(
+            None,
+            lambda kk: null.sample(kk, 0.0, z0),
+            null.data,
+            ms,
+            n_toys=n,
+            batch=min(batch, n),
+            key=k,
+            q0_curve=curve,
+        )
+
+    f = jax.jit(run, static_argnums=1)
+    t0 = time.perf_counter()
+    jax.block_until_ready(f(jax.random.PRNGKey(0), min(batch, n_toys)))
+    t_compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    r = jax.block_until_ready(f(jax.random.PRNGKey(2026), n_toys))
+    t_run = time.perf_counter() - t0
+    qmax = np.asarray(r["q_max_toys"])
+    out = {k: float(v) for k, v in r.items() if np.ndim(v) == 0}
+    out.update(
+        {
+            "n_toys": n_toys,
+            "masses": _f(ms),
+            "q0_local": _f(loc[0]),
+            "br_hat_1e6": _f(loc[1]),
+            "p0_local": _f(jax.scipy.special.ndtr(-np.sqrt(np.asarray(loc[0])))),
+            "q_max_toys_quantiles": {str(p): float(np.quantile(qmax, p)) for p in (0.5, 0.9, 0.99)},
+            "seconds_first_block_with_compile": t_compile,
+            "seconds_toys": t_run,
+            "load": _load(),
+        }
+    )
+    print({k: v for k, v in out.items() if not isinstance(v, list)}, flush=True)
+    return out
+
+
+def bench_limits() -> dict:
+    from hpjax.likelihood.belle2.spectrum import resonance_spectrum  # noqa: F401
+
+    ms = jnp.asarray(MASSES)
+    out = {"masses": _f(ms)}
+    for w in WIDTHS:
+
+        def lim(m):
+            lik = invisible_x_likelihood(m, w)
+            return upper_limit(lik, scan=jnp.linspace(0.5, 40.0, 24), iters=14)
+
+        t0 = time.perf_counter()
+        r = jax.jit(jax.vmap(lim))(ms)
+        out[f"w{w}"] = {
+            "observed_1e6": _f(r["observed"]),
+            "expected_1e6": _f(r["expected"]),
+            "seconds": time.perf_counter() - t0,
+        }
+        print("limits", w, np.round(np.asarray(r["observed"]), 2), flush=True)
+    # singlet: BR(B+ -> K+ h_D) BR(h_D -> inv) at sin(theta) = 1 (y_D = 1, m_chi = 0.1 GeV)
+    m_hd = jnp.asarray([m for m in MASSES if m > 0.25])
+    model = hpjax.SingletHiggsPortal(m_hD=m_hd, sin_theta=1e-3, y_D=1.0, m_chi=0.1)
+    p = hpjax.predict(model, observables=["BR(B+->K+hD)", "BR(hD->inv)"])
+    br1 = np.asarray(p["BR(B+->K+hD)"] * p["BR(hD->inv)"]) / 1e-6
+    ul = np.interp(np.asarray(m_hd), np.asarray(ms), np.asarray(out["w0.0"]["observed_1e6"])) * 1e-6
+    out["singlet_sin_theta"] = {"m_hD": _f(m_hd), "sin_theta_95": _f(np.sqrt(ul / br1)), "y_D": 1.0, "m_chi": 0.1}
+    return out
+
+
+def bench_toys(n_toys: int = 5000) -> dict:
+    out = {}
+    ref = json.loads((ROOT / "tests" / "data" / "pyhf_belle2_reference.json").read_text())
+    for steps in (12, 30):
+        lik = histfactory_likelihood(steps=steps)
+        for mu in (ref["hypotest_qtilde"][0]["mu"], 4.0):
+            a = jax.jit(lambda m: hypotest(lik, {"mu": m}))(mu)
+            t0 = time.perf_counter()
+            t = jax.jit(lambda m: hypotest(lik, {"mu": m}, method="toys", n_toys=n_toys, batch=500))(mu)
+            row = {
+                "mu": mu,
+                "steps": steps,
+                "asymptotic": {k: _f(a[k]) for k in ("CLs", "CLsb", "CLb", "CLs_expected")},
+                "toys": {
+                    k: _f(t[k]) for k in ("CLs", "CLs_error", "CLsb", "CLsb_error", "CLb", "CLb_error", "CLs_expected")
+                },
+                "seconds": time.perf_counter() - t0,
+                "dtype": str(t["CLs"].dtype),
+            }
+            out[f"mu{mu:.3f}_steps{steps}"] = row
+            print(row, flush=True)
+    return out
+
+
+def bench_coverage(n_toys: int = 400, m_X: float = 2.0, br_true: float = 9.0) -> dict:
+    base = invisible_x_likelihood(m_X)
+    z = base.profile(jnp.asarray(br_true), base.data)[1]
+    toys = jax.vmap(lambda k: base.sample(k, br_true, z))(jax.random.split(jax.random.PRNGKey(5), n_toys))
+    lim = jax.jit(
+        jax.vmap(lambda d: upper_limit(base.with_data(d), scan=jnp.linspace(1.0, 40.0, 16), iters=12)["observed"])
+    )
+    t0 = time.perf_counter()
+    ul = np.asarray(
+        jax.lax.map(lim, jax.tree_util.tree_map(lambda x: x.reshape(-1, 50, *x.shape[1:]), toys)).reshape(-1)
+    )
+    return {
+        "m_X": m_X,
+        "br_true_1e6": br_true,
+        "n_toys": n_toys,
+        "coverage": float(np.mean(ul >= br_true)),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sections", default="fit,lee,limits,toys,coverage")
+    ap.add_argument("--toys", type=int, default=10_000)
+    ap.add_argument("--out", type=Path, default=OUT)
+    a = ap.parse_args(argv)
+    res = json.loads(a.out.read_text()) if a.out.exists() else {}
+    for s in a.sections.split(","):
+        t0 = time.perf_counter()
+        start_load = _load()
+        r = {
+            "fit": bench_fit,
+            "lee": lambda: bench_lee(a.toys),
+            "limits": bench_limits,
+            "toys": bench_toys,
+            "coverage": bench_coverage,
+        }[s]()
+        res[s] = {**r, "wall_s": time.perf_counter() - t0, "load_start": start_load, "load_end": _load()}
+        a.out.write_text(json.dumps(res, indent=1))
+        print(f"[{s}] {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
