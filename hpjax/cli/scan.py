@@ -28,6 +28,14 @@ def register(sub) -> None:
     )
     t.add_argument("--max-chunks", type=positive_int, default=None, help="stop after this many chunks (resume later)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--distributed",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="HOST:PORT,N,ID",
+        help="one of several processes (jax.distributed): from SLURM/MPI when given alone",
+    )
     t.set_defaults(func=cmd_scan)
     t = sub.add_parser(
         "plot",
@@ -50,8 +58,15 @@ def _setup(spec):
 
 
 def cmd_scan(args) -> int:
+    from ..inference import distributed
     from ..inference.scan import ScanInterrupted, scan
 
+    distributed.use_all_cpu_cores()  # every core, as the benchmarks (before JAX starts its backend)
+    if args.distributed:
+        try:
+            distributed.initialize(args.distributed)
+        except (ValueError, RuntimeError) as exc:
+            raise SystemExit(f"hpjax: --distributed: {exc}") from None
     spec = load_spec(args.spec)
     opts, lik, axes = _setup(spec)
     check_writable(spec.output_dir)

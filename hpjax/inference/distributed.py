@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 __all__ = [
+    "use_all_cpu_cores",
     "initialize",
     "parse_spec",
     "process_count",
@@ -27,6 +28,23 @@ __all__ = [
     "global_array",
     "local_rows",
 ]
+
+
+def use_all_cpu_cores() -> bool:
+    """One XLA CPU device per core this process may use (``--xla_force_host_platform_device_count``)
+    unless ``XLA_FLAGS`` already chooses a count; effective only before JAX starts its backend
+    (importing hpjax does not start it). Returns whether the flag was set."""
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" in flags:
+        return False
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={max(cores, 1)}".strip()
+    return True
 
 
 def parse_spec(spec: str | None) -> dict:
