@@ -11,6 +11,11 @@ the physics needs of them (``dark_mass()``, ``gamma_invisible(m)``, ``gamma_h_in
 ``Likelihood`` call only these methods, so a third model is one new class (tests/test_models.py
 defines one in the test file alone).
 
+Optional parameters (``OPTIONAL``, keyword only, default None = absent) are part of a point only
+when set: ``DarkAbelianHiggs(..., eps=1e-5)`` carries the kinetic mixing (leaves, ``params()``,
+validation, a free parameter of a likelihood), ``eps=None`` is the paper's always-invisible A_D
+with the four leaves of before.
+
 Models are validated when built from concrete numbers (``ValueError`` naming the parameter, its
 value and the allowed range); inside ``jit``/``vmap``/``grad`` they are rebuilt from leaves
 without validation. Parameters may be arrays (or lists/tuples, converted to float64 arrays) of

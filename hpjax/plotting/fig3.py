@@ -47,7 +47,7 @@ CAPTION = (
     "recasts, arXiv:1801.04847) and projections (coloured, each labelled; Darkcast recasts of Belle II, HPS, "
     "LHCb, SHiP, SeaQuest/DarkQuest). No DUNE or LDMX dark-photon projection could be found, so neither is "
     "shown. Not shown: the recasts of invisible-decay searches ({invisible}), which do not constrain a "
-    "visibly decaying A_D. Black: eps_1-loop (42) and eps_3-loop (43) for v_D = 10 GeV (solid) and 50 GeV "
+    "visibly decaying A_D. Black: eps_1-loop (42), brown: eps_3-loop (43), for v_D = 10 GeV (solid) and 50 GeV "
     "(dashed) at sin(theta) = 6e-3. Red, hatched: both A_D from B -> K h_D escape the Belle II ECL volume "
     "(r = 1.62 m, Belle NIM A 479 (2002) 117) with probability > p_min at the Belle II-favoured point."
 )
@@ -142,7 +142,8 @@ def draw_fig3(
             ("3-loop", lambda mm: dp.eps_3loop(mm, vd, sin_theta)),
         ):
             lab = f"eps {name}, v_D = {vd:g} GeV"
-            ax.plot(m, np.asarray(fn(jnp.asarray(m))), color="k", ls=ls, lw=1.5, label=lab)
+            col = "k" if name == "1-loop" else "tab:brown"
+            ax.plot(m, np.asarray(fn(jnp.asarray(m))), color=col, ls=ls, lw=1.5, label=lab)
             labels.append(lab)
     mm, ee, p = _escape_grid(m_hD, sin_theta, m_range, eps_range, n_escape)
     lab = f"A_D escape Belle II (P > {p_min:g}), m_hD = {m_hD:g} GeV"
