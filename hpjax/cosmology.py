@@ -22,6 +22,16 @@ Gamma_SM(mu) the width of a scalar of mass mu with the h_D couplings to SM state
 hadrons of hpjax.widths), integrated in s on hpjax.quadrature's Breit-Wigner rule. Open only
 for chi chibar -> SM (chi chibar -> h_D h_D, open for m_chi > m_hD, is not included).
 
+Freeze-in (Sec. III B), through the same solver: :func:`solve_yield_freeze_in` (chi empty at the
+reheating temperature, produced by f fbar -> chi chibar with the source <sigma v> Y_eq^2 of the
+same cross section, resonance included; ``omega_h2_singlet(model, mode="freeze_in", T_RH=...)``)
+and :func:`yield_decays` / :func:`omega_h2_decays` (h_D -> chi chibar of a thermal h_D, the
+paper's 'y_D ~ 1e-12': the solver gives 1.9e-12 for Omega h^2 = 0.12 at m_hD = 1 GeV, m_chi =
+0.1 GeV). The s-channel freeze-in from T_RH equals the decay freeze-in from the same T_RH to
+1e-5 where Gamma_chi << Gamma_SM (tests/test_cosmology.py). Omega_chi h^2 is the observable
+"Omega_chi h^2" of :func:`hpjax.predict` (on request) and the opt-in likelihood term
+:class:`hpjax.likelihood.terms.RelicTerm`.
+
 >>> from hpjax.cosmology import hubble, omega_freeze_out_estimate
 >>> float(hubble(1.0, g_star=73.48)) > 1e-18
 True
@@ -62,6 +72,10 @@ __all__ = [
     "omega_h2",
     "omega_h2_from_yield",
     "omega_h2_singlet",
+    "solve_yield_freeze_in",
+    "yield_decays",
+    "yield_decays_estimate",
+    "omega_h2_decays",
     "omega_h2_standard_swave",
     "planck_logpdf",
     "planck_upper_logpdf",
@@ -256,16 +270,106 @@ def omega_h2(sigma_v, m_chi, params, **kw):
     return omega_h2_from_yield(solve_yield(sigma_v, m_chi, params, **kw), m_chi)
 
 
-def omega_h2_singlet(model, inputs: Inputs | None = None, n: int = 24, **kw):
-    """Omega_chi h^2 of the singlet model's chi (freeze-out through s-channel h_D / h)."""
+def omega_h2_singlet(model, inputs: Inputs | None = None, n: int = 24, mode: str = "freeze_out", T_RH=None, **kw):
+    """Omega_chi h^2 of the singlet model's chi from the Boltzmann equation.
+
+    ``mode="freeze_out"``: chi starts in equilibrium at x = 1 (the paper's Sec. III A).
+    ``mode="freeze_in"``: chi starts empty at the reheating temperature ``T_RH`` [GeV] (default
+    m_chi/0.5, the lowest x the Bessel functions here take) and is produced by f fbar -> chi chibar
+    through the same s-channel h_D/h cross section (detailed balance: the source is
+    <sigma v> Y_eq^2), the paper's Sec. III B (eq. 30); the resonance, i.e. f fbar -> h_D -> chi
+    chibar through a thermal h_D, is part of it. Freeze-in from the decays of an equilibrium
+    h_D alone: :func:`omega_h2_decays`."""
     inputs = Inputs.default() if inputs is None else inputs
+    if mode not in ("freeze_out", "freeze_in"):
+        raise ValueError(f"omega_h2_singlet: mode = {mode!r}; allowed: 'freeze_out', 'freeze_in'")
 
     def sv(x, p):
         m_hD, s, y, m = p
         return sigma_v_thermal(x, m, m_hD, s, y, inputs, n)
 
     p = tuple(jnp.asarray(v, dtype=jnp.float64) for v in (model.m_hD, model.sin_theta, model.y_D, model.m_chi))
+    if mode == "freeze_in":
+        x0 = 0.5 if T_RH is None else p[3] / T_RH
+        return omega_h2_from_yield(solve_yield_freeze_in(sv, p[3], p, x0=x0, **kw), p[3])
     return omega_h2(sv, p[3], p, **kw)
+
+
+# ---- freeze-in ---------------------------------------------------------------------------------
+
+
+def _solve_linear(rhs, y0, x0, x1, args, rtol, atol):
+    import diffrax
+
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(rhs),
+        diffrax.Kvaerno5(),
+        t0=x0,
+        t1=x1,
+        dt0=1e-3,
+        y0=y0,
+        args=args,
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=16384,
+        saveat=diffrax.SaveAt(t1=True),
+    )
+    return sol.ys[-1]
+
+
+def solve_yield_freeze_in(sigma_v, m_chi, params, x0=0.5, x1: float = 1000.0, rtol: float = 1e-7):
+    """Y(x1) of one Dirac species starting from Y = 0 at x0 (freeze-in: dY/dx = lam (Y_eq^2 - Y^2),
+    the equation of :func:`solve_yield`), solved for z = Y/Y_eq(x0) with diffrax's Kvaerno5."""
+    x0 = jnp.asarray(x0, dtype=jnp.float64)
+    scale = jnp.exp(_log_y_eq(x0, m_chi))
+
+    def rhs(x, z, args):
+        m, p = args
+        r_eq = jnp.exp(_log_y_eq(x, m)) / scale
+        return _lam(x, m, sigma_v(x, p)) * scale * (r_eq**2 - z**2)
+
+    return scale * _solve_linear(rhs, 0.0 * scale, x0, x1, (m_chi, params), rtol, 1e-22)
+
+
+def _decay_source(x, m_hD, gamma):
+    """dY_chi/dx from h_D -> chi chibar of an equilibrium h_D (g = 1), x = m_hD/T."""
+    T = m_hD / x
+    pref = 45.0 * _c("M_Pl") * gamma / (4.0 * jnp.pi**4 * jnp.sqrt(4.0 * jnp.pi**3 / 45.0) * m_hD**2)
+    return pref * g_star_half(T) / g_s(T) ** 2 * x**3 * k1e(x) * jnp.exp(-x)
+
+
+def yield_decays(m_hD, gamma, x0: float = 0.5, x1: float = 100.0, rtol: float = 1e-8, from_zero=False):
+    """Y_chi (per species) from freeze-in by h_D -> chi chibar decays of an h_D in equilibrium:
+    dY/dx = Gamma n_eq K_1/K_2 / (s H x) (1 + dln g_s/3 dln T), n_eq of one real scalar, x = m_hD/T,
+    integrated with the solver from x0 = 0.5 (the piece below x0, where K_1 ~ 1/x, added
+    analytically: int_0^x0 x^3 K_1 = x0^3/3 to 3 %; ``from_zero``: Y = 0 at x0, a universe
+    reheated to T = m_hD/x0). Inverse decays (Y << Y_eq) neglected."""
+    m_hD = jnp.asarray(m_hD, dtype=jnp.float64)
+    x0 = jnp.asarray(x0, dtype=jnp.float64)
+    T0 = m_hD / x0
+    pref0 = 45.0 * _c("M_Pl") * gamma / (4.0 * jnp.pi**4 * jnp.sqrt(4.0 * jnp.pi**3 / 45.0) * m_hD**2)
+    y0 = jnp.where(from_zero, 0.0, pref0 * g_star_half(T0) / g_s(T0) ** 2 * x0**3 / 3.0)
+    scale = pref0 / g_s(T0) ** 1.5  # the order of the result: keeps the solver's tolerances relative
+    rhs = lambda x, z, args: _decay_source(x, m_hD, gamma) / scale  # noqa: E731
+    return scale * _solve_linear(rhs, y0 / scale, x0, x1, None, rtol, 1e-12)
+
+
+def yield_decays_estimate(m_hD, gamma, T=None):
+    """Hall, Jedamzik, March-Russell, West (JHEP 03 (2010) 080, eq. 2.5, g = 1):
+    Y = 135 Gamma M_Pl / (8 pi^3 1.66 g_s sqrt(g_rho) m_hD^2), g's at T (default m_hD/3)."""
+    T = m_hD / 3.0 if T is None else T
+    return (
+        135.0
+        * gamma
+        * _c("M_Pl")
+        / (8.0 * jnp.pi**3 * jnp.sqrt(4.0 * jnp.pi**3 / 45.0) * g_s(T) * jnp.sqrt(g_rho(T)) * m_hD**2)
+    )
+
+
+def omega_h2_decays(model, **kw):
+    """Omega_chi h^2 (chi + chibar) from freeze-in by h_D -> chi chibar decays (the paper's last
+    paragraph of Sec. III B: 'requires y_D ~ 1e-12')."""
+    gam = model.gamma_invisible()
+    return omega_h2_from_yield(yield_decays(model.m_hD, gam, **kw), model.m_chi)
 
 
 def omega_h2_standard_swave(sigma0, m_chi, g=2.0):
