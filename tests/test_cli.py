@@ -2,51 +2,41 @@
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
 import pytest
 
-from hpjax.cli import main
+from hpjax.cli import build_parser, main
 from hpjax.spec import SpecError, load_spec
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-GOOD = """
-[fit]
-name = "tiny"
-[model]
-name = "singlet"
-[model.parameters]
-m_hD = 1.0
-sin_theta = 6.0e-3
-y_D = 1.0
-m_chi = 0.0
-[free.sin_theta]
-range = [1.0e-4, 0.1]
-scale = "log"
-prior = "log_uniform"
+GOOD_TAIL = """prior = "log_uniform"
 [likelihood]
 dataset = "paper"
 terms = ["belle2"]
 nuisances = ["BR(B+->K+nunu)_SM"]
 [task.fit]
 n_starts = 2
+[task.profile]
+n_starts = 2
 [task.profile.poi.sin_theta]
 range = [3.0e-3, 1.2e-2]
-points = 9
+points = 7
 [task.sample]
-num_warmup = 150
-num_samples = 200
+num_warmup = 100
+num_samples = 100
 num_chains = 2
 seed = 2
 """
 
 
-def _write(tmp_path, text, name="spec.toml"):
-    p = tmp_path / name
-    p.write_text(text + f'\n[output]\ndirectory = "{tmp_path / "out"}"\n')
-    return p
+@pytest.fixture(scope="module")
+def good(tiny_spec):
+    """A singlet fit of sin_theta to Belle II with fit, profile and sample tasks."""
+    return tiny_spec + GOOD_TAIL
 
 
 def test_every_shipped_fit_spec_is_valid():
@@ -91,15 +81,14 @@ def test_every_shipped_fit_spec_is_valid():
         (("[task.fit]", "[likelihood.belle2_full]\nsteps = 0\n[task.fit]"), "likelihood.belle2_full.steps", "[1, 50]"),
         (('dataset = "paper"', 'dataset = "newest"'), "likelihood.dataset", "valid"),
         (('nuisances = ["BR(B+->K+nunu)_SM"]', 'nuisances = ["m_top"]'), "likelihood.nuisances", "valid"),
-        (("n_starts = 2", "n_starts = 0"), "task.fit.n_starts", ">= 1"),
-        (("n_starts = 2", "n_start = 2"), "task.fit.n_start", "unknown key"),
-        (("points = 9", "points = 1"), "task.profile.poi.sin_theta.points", ">= 2"),
+        (("[task.fit]\nn_starts = 2", "[task.fit]\nn_starts = 0"), "task.fit.n_starts", ">= 1"),
+        (("[task.fit]\nn_starts = 2", "[task.fit]\nn_start = 2"), "task.fit.n_start", "unknown key"),
+        (("points = 7", "points = 1"), "task.profile.poi.sin_theta.points", ">= 2"),
         (("[task.profile.poi.sin_theta]", "[task.profile.poi.m_hD]"), "task.profile.poi.m_hD", "free parameter"),
     ],
 )
-def test_spec_errors_name_file_key_and_allowed(tmp_path, edit, key, words):
-    text = GOOD.replace(*edit)
-    p = _write(tmp_path, text)
+def test_spec_errors_name_file_key_and_allowed(good, write_spec, edit, key, words):
+    p = write_spec(good.replace(*edit))
     with pytest.raises(SpecError) as exc:
         load_spec(p)
     msg = str(exc.value)
@@ -116,22 +105,38 @@ def test_missing_file_and_bad_toml(tmp_path):
         load_spec(p)
 
 
-def test_cli_reports_spec_errors_before_computing(tmp_path):
-    p = _write(tmp_path, GOOD.replace("y_D = 1.0", "y_D = -1.0"))
-    r = subprocess.run([sys.executable, "-m", "hpjax.cli", "fit", str(p)], capture_output=True, text=True)
-    assert r.returncode != 0
-    assert "key 'model.parameters.y_D'" in r.stderr and "allowed range" in r.stderr
+def test_cli_reports_spec_errors_before_computing(good, write_spec, tmp_path):
+    p = write_spec(good.replace("y_D = 1.0", "y_D = -1.0"))
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", str(p)])
+    msg = str(exc.value)
+    assert "key 'model.parameters.y_D'" in msg and "allowed range" in msg and "\n" not in msg
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_help_for_every_command():
-    for cmd in ("fit", "profile", "sample", "cite", "demo", "predict", "paper", "bounds"):
-        r = subprocess.run([sys.executable, "-m", "hpjax.cli", cmd, "--help"], capture_output=True, text=True)
-        assert r.returncode == 0 and "usage: hpjax " + cmd in r.stdout
+def test_cli_help_for_every_command(capsys):
+    # the installed entry point's module form once; every subcommand (new ones included) in-process
+    r = subprocess.run([sys.executable, "-m", "hpjax.cli", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "usage: hpjax" in r.stdout
+    commands = re.search(r"\{([\w,]+)\}", build_parser().format_usage()).group(1).split(",")
+    assert {"fit", "profile", "sample", "cite", "demo", "predict", "paper", "bounds", "scan", "plot"} <= set(commands)
+    for cmd in commands:
+        with pytest.raises(SystemExit) as exc:
+            main([cmd, "--help"])
+        assert exc.value.code == 0 and "usage: hpjax " + cmd in capsys.readouterr().out
 
 
-def test_cli_fit_profile_sample_cite(tmp_path, capsys):
-    p = _write(tmp_path, GOOD)
+def test_cli_and_plotting_import_no_private_names():
+    from test_terms import ROOT as PKG
+    from test_terms import _private_imports
+
+    files = sorted((PKG / "cli").glob("*.py")) + sorted((PKG / "plotting").glob("*.py"))
+    assert len(files) >= 10  # the walk of test_terms covers both packages too
+    assert not [s for p in files for s in _private_imports(p)]
+
+
+def test_cli_fit_profile_sample_cite(good, write_spec, tmp_path, capsys):
+    p = write_spec(good)
     out = tmp_path / "out"
     assert main(["fit", str(p)]) == 0
     fit = json.loads((out / "fit.json").read_text())
