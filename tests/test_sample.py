@@ -253,3 +253,20 @@ def test_physics_belle2_sin_theta(physics):
     assert res.min_ess_bulk > 20 and res.divergences == int(res.idata.sample_stats["diverging"].sum())
     assert res.ok == (not res.problems)
     print(f"\nphysics NUTS: {res}; wall {res.wall_time_s:.1f} s, ESS_bulk/s {res.ess_per_second:.1f}")
+
+
+def test_compiled_once_per_likelihood(good, glik, monkeypatch):
+    """A second call with the same likelihood and structure (another seed, other prior bounds)
+    reuses the compiled sampler: the likelihood is never traced again (issue 16)."""
+    calls = []
+    real = glik.log_likelihood
+
+    def counted(params, constraints=True):
+        calls.append(1)
+        return real(params, constraints=constraints)
+
+    monkeypatch.setattr(glik, "log_likelihood", counted)
+    priors = {"x": Prior("uniform", -8.0, 9.0), "y": PRIORS["y"]}
+    again = sample(glik, priors, seed=5, num_samples=1000)
+    assert calls == [] and again.ok, (len(calls), again.problems)
+    assert not np.array_equal(np.asarray(again.idata.posterior["x"]), np.asarray(good.idata.posterior["x"]))
