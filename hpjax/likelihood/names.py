@@ -53,6 +53,7 @@ KINDS = (
     "pyhf_likelihood",
     "mass_dependent_gaussian",
     "offshell_gaussian",
+    "relic_density",  # Omega h^2 (terms/relic.py: opt-in RelicTerm; no measurement file ships it)
 )
 
 #: Entries of a dataset (``hpjax/data/datasets.toml``) and the observables each accepts.

@@ -27,7 +27,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from ..measurements.records import RECORDS, Gaussian
 from .base import TermSetup, register
+
+# a relic_density measurement file has a Gaussian's keys (value, error_up, error_down)
+RECORDS.setdefault("relic_density", Gaussian)
 
 __all__ = ["RelicTerm", "OBSERVABLE", "MODES", "PRODUCTIONS"]
 
