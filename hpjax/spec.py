@@ -10,8 +10,8 @@ value and what is allowed. Layout (all sections but ``[model]`` optional)::
     [likelihood]                # dataset, terms, conventions, higgs_scenario, nuisances,
                                 # formfactors, prescription, kl_convention
     [likelihood.belle2_full]    # nuisances = "profile" | "float", sm, smoothing, steps
-    [task.fit]                  # n_starts, seed, max_iter
-    [task.profile]              # [task.profile.poi.<param>] range, points, scale
+    [task.fit]                  # n_starts, seed, max_iter, ftol (optional value tolerance in chi2)
+    [task.profile]              # [task.profile.poi.<param>] range, points, scale; ftol
     [task.sample]               # num_warmup, num_samples, num_chains, seed, target_accept, segments
     [output]                    # directory
 
@@ -55,8 +55,8 @@ _LIK_KEYS = {
 }
 _FREE_KEYS = {"range", "scale", "prior"}
 _TASK_KEYS = {
-    "fit": {"n_starts": int, "seed": int, "max_iter": int},
-    "profile": {"poi": dict, "n_starts": int, "seed": int, "max_iter": int},
+    "fit": {"n_starts": int, "seed": int, "max_iter": int, "ftol": float},
+    "profile": {"poi": dict, "n_starts": int, "seed": int, "max_iter": int, "ftol": float},
     "sample": {
         "num_warmup": int,
         "num_samples": int,

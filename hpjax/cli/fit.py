@@ -36,6 +36,7 @@ def _best_fit(lik, transforms, opts):
         n_starts=opts.get("n_starts", 8),
         seed=opts.get("seed", 0),
         max_iter=opts.get("max_iter", 500),
+        ftol=opts.get("ftol"),
     )
 
 
@@ -89,7 +90,7 @@ def cmd_profile(args) -> int:
     t0 = time.perf_counter()
     fit = _best_fit(lik, tr, opts)
     poi = {a: axis_values(s, spec.free[a]) for a, s in opts["poi"].items()}
-    prof = profile(lik, poi, transforms=tr, fit=fit, max_iter=opts.get("max_iter", 300))
+    prof = profile(lik, poi, transforms=tr, fit=fit, max_iter=opts.get("max_iter", 300), ftol=opts.get("ftol"))
     print(f"{spec.name}: profile of {lik} in {prof.poi}")
     print(fit.summary())
     result = {
