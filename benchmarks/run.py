@@ -644,6 +644,48 @@ def bench_belle2_full(cfg) -> dict:
         f"belle2_full: lean {out['speedup']:.0f}x pyhf; max |ln L lean - pyhf| = {out['max_abs_diff_lnL']:.1e} "
         f"over {n} points"
     )
+    out["commands"] = _belle2_full_commands(("lean",) if cfg.quick else ("lean", "pyhf"))
+    return out
+
+
+def _belle2_full_commands(backends) -> dict:
+    """Wall time of ``hpjax fit fits/belle2_full_fit.toml`` and ``hpjax profile
+    fits/belle2_full_profile_mhD.toml`` (100 masses) per backend: fresh processes without the
+    persistent compilation cache (compilation included), outputs in a temporary directory."""
+    import re
+
+    import numpy as np
+
+    out = {}
+    exe = str(Path(sys.executable).with_name("hpjax"))
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            row = {}
+            for task, name in (("fit", "belle2_full_fit.toml"), ("profile", "belle2_full_profile_mhD.toml")):
+                text = (ROOT / "fits" / name).read_text()
+                text = text.replace("[likelihood.belle2_full]\n", f'[likelihood.belle2_full]\nbackend = "{backend}"\n')
+                text = re.sub(r'directory = ".*"', f'directory = "{tmp}/{backend}_{task}"', text)
+                path = Path(tmp) / f"{backend}_{name}"
+                path.write_text(text)
+                t0 = time.perf_counter()
+                r = subprocess.run([exe, task, str(path)], env=env, capture_output=True, text=True)
+                wall = time.perf_counter() - t0
+                res = (
+                    json.loads((Path(tmp) / f"{backend}_{task}" / f"{task}.json").read_text())
+                    if r.returncode == 0
+                    else {}
+                )
+                row[task] = {"wall_s": wall, "rc": r.returncode}
+                if task == "fit" and res:
+                    row[task].update(chi2=res["chi2"], params=res["params"], errors=res["errors"])
+                elif res:
+                    row[task].update(delta_chi2=res["delta_chi2"], converged=all(res["converged"]))
+                _log(f"belle2_full {backend}: hpjax {task} {name} {wall:.1f} s (rc {r.returncode})")
+            out[backend] = row
+    if all(b in out and out[b]["profile"].get("delta_chi2") for b in ("lean", "pyhf")):
+        d = np.abs(np.subtract(out["lean"]["profile"]["delta_chi2"], out["pyhf"]["profile"]["delta_chi2"]))
+        out["max_abs_diff_profile_delta_chi2"] = float(np.max(d))
     return out
 
 
