@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import demo, fit, scan
+from . import demo, fit, hypotest, scan
 from .common import Interrupted
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
 # each module's register(sub) adds its subcommands; a new command is one module and one entry here
-COMMAND_MODULES = (demo, fit, scan)
+COMMAND_MODULES = (demo, fit, scan, hypotest)
 
 
 def build_parser() -> argparse.ArgumentParser:
