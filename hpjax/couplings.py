@@ -10,7 +10,7 @@
 
 import jax.numpy as jnp
 
-__all__ = ["ckm", "c_bs", "c_sd"]
+__all__ = ["ckm", "c_bs", "c_sd", "light_quark_factor"]
 
 
 def ckm(inputs):
@@ -57,3 +57,14 @@ def c_sd(inputs):
     """Complex s -> d coupling (initial quark s: m_i = m_s, V_ts V_td^*)."""
     V = ckm(inputs)
     return _c_ij(inputs.m_s, V[2, 1], V[2, 0], inputs)
+
+
+def light_quark_factor(transition: str, vector: bool, inputs):
+    """Rate factor of the light-quark term of the vertex (issue 15 option ``inputs.vertex_light_quark`` = x):
+    eq. (12) keeps m_b P_R (m_s P_R); the full top-loop vertex is s(m_b P_R + m_s P_L)b. The scalar
+    current (P -> P') picks (m_i + m_j)/2, the pseudoscalar one (P -> V) (m_i - m_j)/2, so relative to
+    eq. (12) the rate scales by (1 + x m_j/m_i)^2 (B -> K, K -> pi) or (1 - x m_j/m_i)^2 (B -> K*), with
+    (m_i, m_j) = (m_b, m_s) for ``transition`` "bs" and (m_s, m_d) for "sd" (hpjax.decays.channel_table)."""
+    m_i, m_j = (inputs.m_b, inputs.m_s) if transition == "bs" else (inputs.m_s, inputs.m_d)
+    sign = -1.0 if vector else 1.0
+    return (1.0 + sign * inputs.vertex_light_quark * m_j / m_i) ** 2

@@ -32,6 +32,11 @@ def test_vertex_light_quark_factors(inp):
 
     ratio = np.asarray(rates(full) / rates(inp))
     np.testing.assert_allclose(ratio, list(expect.values()), rtol=1e-12)
+    from hpjax.couplings import light_quark_factor
+
+    for (t, v), r in zip((("bs", False), ("bs", True), ("sd", False)), ratio[:3], strict=True):
+        assert float(light_quark_factor(t, v, full)) == pytest.approx(r, rel=1e-12)
+        assert float(light_quark_factor(t, v, inp)) == 1.0
     # the numbers quoted in the docs: +4.5 %, -4.4 %, +10.3 % with hpjax's quark masses
     np.testing.assert_allclose(ratio[:3] - 1, [0.0452, -0.0442, 0.1031], atol=5e-4)
     assert float(inp.vertex_light_quark) == 0.0  # default: eq. (12) as printed
