@@ -85,7 +85,8 @@ def predict(
     for ch in ("B+->K+", "B0->K*0"):
         if f"f_vis({ch})" in wanted:
             esc = model.escape_probability(inputs, ch)
-            out[f"f_vis({ch})"] = 0.0 * jnp.asarray(model.m_hD) if esc is None else 1.0 - esc
+            shape = jnp.broadcast_shapes(*(jnp.shape(v) for v in model.params().values()))
+            out[f"f_vis({ch})"] = jnp.zeros(shape) if esc is None else 1.0 - esc
     if "Omega_chi h^2" in wanted:
         out["Omega_chi h^2"] = model.omega_h2(inputs)
     for channel, (_, prod_name) in _MESON.items():
