@@ -82,3 +82,20 @@ def test_invisible_x_model_and_likelihood():
     assert chi2 == pytest.approx(((tot - m.value) / sig) ** 2, rel=1e-10)
     g = jax.grad(lambda p: lik.chi2(p))(lik.initial_params())
     assert float(g["m_X"]) == 0.0 and np.isfinite(float(g["br"]))
+
+
+def test_hypotest_specs(tmp_path):
+    """The shipped hypotest specifications read; a bad key is one line naming it."""
+    from pathlib import Path
+
+    from hpjax.cli.hypotest import read_spec
+
+    root = Path(__file__).resolve().parents[1] / "fits"
+    lim = read_spec(root / "invisible_x_limits.toml")
+    assert lim["task"] == "limits" and lim["widths"] == [0.0, 0.01, 0.1, 0.3] and lim["masses"].size == 23
+    sig = read_spec(root / "belle2_significance.toml")
+    assert sig["task"] == "significance" and sig["toys"] >= 10_000
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[hypotest]\ntask = "limits"\nmasses = [1.0, 5.0]\n')
+    with pytest.raises(SystemExit, match=r"hypotest.masses: 2 values in \[1, 5\]; allowed range \[0, 4.78\]"):
+        read_spec(bad)
