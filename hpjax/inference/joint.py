@@ -40,14 +40,20 @@ FD_STEP = 1e-4
 STEP_LENGTHS = (1.0, 0.5, 0.25, 0.125, 0.0)
 
 
-def joint_term(lik):
+def joint_term(lik, alone: bool = False):
     """The ``belle2_full`` term of ``lik`` whose nuisances are profiled, if the joint solver applies
-    (exactly one such term, whatever the other terms), else None."""
+    (exactly one such term), else None. ``alone``: only if it is the likelihood's only term and
+    no nuisance parameters float (the fast path, the one ``method="auto"`` takes; other terms go
+    through the exact but slower-compiling general path of ``method="joint"``)."""
     if not (hasattr(lik, "terms") and hasattr(lik, "term") and hasattr(lik, "context")):
         return None
     hits = [lik.term(n) for n in lik.terms]
     hits = [t for t in hits if getattr(t, "profiles", False) and hasattr(t, "at_nuisances")]
-    return hits[0] if len(hits) == 1 else None
+    if len(hits) != 1:
+        return None
+    if alone and (list(lik.terms) != [hits[0].name] or tuple(getattr(lik, "nuisances", ()))):
+        return None
+    return hits[0]
 
 
 def box_coordinates(t):

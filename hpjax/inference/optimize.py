@@ -273,8 +273,9 @@ def best_fit(
     stop (converged) when a BFGS step lowers chi2 by <= ftol (default :func:`value_tolerance`).
 
     ``method``: "auto" (default: the joint Gauss-Newton of :mod:`~.joint` over the parameters and
-    the nuisances of a profiled ``belle2_full`` term, where there is one; else "bfgs"), "joint",
-    "bfgs" or "optax_lbfgs"."""
+    the nuisances of a profiled ``belle2_full`` term where it is the only term and no nuisance
+    floats; else "bfgs"), "joint" (any likelihood with one profiled belle2_full term), "bfgs" or
+    "optax_lbfgs"."""
     names = list(lik.parameters())
     tr = (
         default_transforms(lik)
@@ -303,7 +304,7 @@ def best_fit(
     ftol = value_tolerance(lik, ftol)
     from .joint import joint_best_fit, joint_term
 
-    term = joint_term(lik) if method in ("auto", "joint") else None
+    term = joint_term(lik, alone=method == "auto") if method in ("auto", "joint") else None
     if method == "joint" and term is None:
         raise ValueError("method 'joint' needs a likelihood with a profiled belle2_full term")
     if term is not None:

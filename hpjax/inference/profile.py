@@ -99,8 +99,8 @@ def profile(
     ``poi`` maps parameter names to 1D grids. ``fit`` is the global best fit (computed if None).
     ``ftol``: a value tolerance of the inner BFGS (stop when a step lowers chi2 by <= ftol;
     default the likelihood's ``value_tolerance``, see :func:`~.optimize.value_tolerance`).
-    ``method``: "auto" (the joint Gauss-Newton of :mod:`~.joint` where the likelihood has a
-    profiled ``belle2_full`` term, else BFGS), "joint" or "bfgs".
+    ``method``: "auto" (the joint Gauss-Newton of :mod:`~.joint` where a profiled ``belle2_full``
+    term is the only term, else BFGS), "joint" (any likelihood with one) or "bfgs".
     """
     names = list(lik.parameters())
     poi_names = list(poi)
@@ -132,7 +132,7 @@ def profile(
         p.update({n: tr[n].forward(u[i]) for i, n in enumerate(others)})
         return p
 
-    term = joint_term(lik) if method in ("auto", "joint") and others else None
+    term = joint_term(lik, alone=method == "auto") if method in ("auto", "joint") and others else None
     if term is not None:
         chi2, profiled, converged, _ = joint_profile(
             lik, term, tr, poi_names, flat_poi, start, max_iter, ftol or JOINT_FTOL
