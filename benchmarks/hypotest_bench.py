@@ -143,14 +143,15 @@ def bench_limits() -> dict:
 
     ms = jnp.asarray(MASSES)
     out = {"masses": _f(ms)}
+
+    def lim(m, w):
+        lik = invisible_x_likelihood(m, w)
+        return upper_limit(lik, scan=jnp.linspace(0.5, 40.0, 24), iters=14)
+
+    f = jax.jit(jax.vmap(lim, in_axes=(0, None)))  # one compilation for every width
     for w in WIDTHS:
-
-        def lim(m):
-            lik = invisible_x_likelihood(m, w)
-            return upper_limit(lik, scan=jnp.linspace(0.5, 40.0, 24), iters=14)
-
         t0 = time.perf_counter()
-        r = jax.jit(jax.vmap(lim))(ms)
+        r = f(ms, w)
         out[f"w{w}"] = {
             "observed_1e6": _f(r["observed"]),
             "expected_1e6": _f(r["expected"]),
@@ -167,12 +168,13 @@ def bench_limits() -> dict:
     return out
 
 
-def bench_toys(n_toys: int = 5000) -> dict:
+def bench_toys(n_toys: int = 5000, steps_list=(12, 30), mus=None) -> dict:
     out = {}
     ref = json.loads((ROOT / "tests" / "data" / "pyhf_belle2_reference.json").read_text())
-    for steps in (12, 30):
+    mus = (ref["hypotest_qtilde"][0]["mu"], 4.0) if mus is None else mus
+    for steps in steps_list:
         lik = histfactory_likelihood(steps=steps)
-        for mu in (ref["hypotest_qtilde"][0]["mu"], 4.0):
+        for mu in mus:
             a = jax.jit(lambda m: hypotest(lik, {"mu": m}))(mu)
             t0 = time.perf_counter()
             t = jax.jit(lambda m: hypotest(lik, {"mu": m}, method="toys", n_toys=n_toys, batch=500))(mu)
@@ -215,6 +217,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sections", default="fit,lee,limits,toys,coverage")
     ap.add_argument("--toys", type=int, default=10_000)
+    ap.add_argument("--cls-toys", type=int, default=5000, help="toys of the toys section (each of s+b and b)")
+    ap.add_argument("--steps", default="12,30", help="Gauss-Newton steps of the toy fits (toys section)")
+    ap.add_argument("--mus", default=None, help="mu values of the toys section (default: the observed limit, 4)")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
     res = json.loads(a.out.read_text()) if a.out.exists() else {}
@@ -225,7 +230,11 @@ def main(argv=None):
             "fit": bench_fit,
             "lee": lambda: bench_lee(a.toys),
             "limits": bench_limits,
-            "toys": bench_toys,
+            "toys": lambda: bench_toys(
+                a.cls_toys,
+                tuple(int(x) for x in a.steps.split(",")),
+                None if a.mus is None else tuple(float(x) for x in a.mus.split(",")),
+            ),
             "coverage": bench_coverage,
         }[s]()
         res[s] = {**r, "wall_s": time.perf_counter() - t0, "load_start": start_load, "load_end": _load()}

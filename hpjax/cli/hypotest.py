@@ -128,17 +128,19 @@ def _limits(spec):
     from ..inference.hypotest import upper_limit
 
     ms = jnp.asarray(spec["masses"])
+
+    def lim(m, w):
+        lik = invisible_x_likelihood(m, w, mu_sm=spec["mu_sm"])
+        return upper_limit(lik, cl=spec["cl"], scan=jnp.linspace(0.5, 40.0, 24), iters=14)
+
+    f = jax.jit(jax.vmap(lim, in_axes=(0, None)))  # one compilation for every width
     res = {}
     for w in spec["widths"]:
-
-        def lim(m, w=w):
-            lik = invisible_x_likelihood(m, w, mu_sm=spec["mu_sm"])
-            return upper_limit(lik, cl=spec["cl"], scan=jnp.linspace(0.5, 40.0, 24), iters=14)
-
-        r = jax.jit(jax.vmap(lim))(ms)
+        r = f(ms, w)
         res[w] = {"observed": r["observed"], "expected": r["expected"]}
         print(
-            f"  width/m_X = {w:g}: observed limit {float(jnp.nanmin(r['observed'])):.2f}e-6 to {float(jnp.nanmax(r['observed'])):.2f}e-6"
+            f"  width/m_X = {w:g}: observed limit {float(jnp.nanmin(r['observed'])):.2f}e-6 "
+            f"to {float(jnp.nanmax(r['observed'])):.2f}e-6"
         )
     return res
 
