@@ -27,7 +27,7 @@ def _shared_rows():
     """The shared file's rows, read independently of hpjax (tab-separated, '#' comments)."""
     from pathlib import Path
 
-    p = Path("/work/shared/data/limits/btok_invisible_recasts/alpaca_Babar_BtoK_bestfit.txt")
+    p = Path(__file__).resolve().parents[2] / "shared/data/limits/btok_invisible_recasts/alpaca_Babar_BtoK_bestfit.txt"
     if not p.is_file():
         pytest.skip("shared data not on this machine")
     return np.loadtxt(p, comments="#", delimiter="\t")
