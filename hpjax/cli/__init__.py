@@ -10,12 +10,14 @@
     hpjax profile FITSPEC.toml    1D/2D profile likelihood with Wilks intervals
     hpjax sample FITSPEC.toml     NUTS posterior; exits 1 when R-hat > 1.01 or divergences > 1 %
     hpjax scan FITSPEC.toml       grid scan (task.scan), chunked, sharded over all devices, resumable
-    hpjax plot FITSPEC.toml       the paper's figure (plot.kind) from the scan's scan.nc
+    hpjax plot FITSPEC.toml       the paper's figure (plot.kind) from the scan's scan.nc, or Fig. 3
+    hpjax hypotest SPEC.toml      upper limits / significances of an invisible X (Belle II full)
 
 Layout: :mod:`.main` parses and dispatches (and turns Ctrl-C into one line); :mod:`.common` holds
 what the commands share (strict JSON, writable-directory checks, run metadata, fit
 specifications and model points); one module per group of commands: :mod:`.demo` (demo,
-predict, paper, bounds, cite), :mod:`.fit` (fit, profile, sample), :mod:`.scan` (scan, plot).
+predict, paper, bounds, cite), :mod:`.fit` (fit, profile, sample), :mod:`.scan` (scan, plot),
+:mod:`.hypotest` (hypotest).
 Figures are drawn by :mod:`hpjax.plotting`, never here.
 
 Adding a command: write ``hpjax/cli/<name>.py`` with

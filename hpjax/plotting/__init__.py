@@ -6,8 +6,11 @@
   figure from a scan (:func:`draw` with ``plot.kind``).
 * :mod:`hpjax.plotting.results`: the command's result figures (demo prescriptions, chi2 by term,
   profile likelihood).
+* :mod:`hpjax.plotting.fig3`: Fig. 3, the dark-photon plane (``hpjax plot fits/fig3.toml``).
+* :mod:`hpjax.plotting.posterior`: the corner plot of a NUTS posterior.
+* :mod:`hpjax.plotting.limits`: upper limits and local p0 against mass (``hpjax hypotest``).
 
-A new figure module is one file here and, where the command draws it, one entry below.
+A new figure module is one file here; shared helpers come from :mod:`.common` (public names only).
 """
 
 from .common import region_paths
