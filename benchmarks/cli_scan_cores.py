@@ -1,5 +1,5 @@
-"""Does `hpjax scan` use every core? Runs the command on fits/fig1_unified.toml (120 x 90 points
-of the paper likelihood, chunks of 512) into a temporary directory, once as a user runs it
+"""Does `hpjax scan` use every core? Runs the command on fits/fig1_unified.toml (its grid refined
+to 1200 x 900 points, chunks of 16384) into a temporary directory, once as a user runs it
 (XLA_FLAGS unset: the command asks for one CPU device per core) and once with one device
 (XLA_FLAGS=--xla_force_host_platform_device_count=1), and reads the process's CPU time from
 /proc/<pid>/stat between the 2nd and the last-but-one chunk file (the steady state: no import,
@@ -19,7 +19,8 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHUNK = 512
+CHUNK = 16384
+GRID = (1200, 900)  # ~1e6 points: seconds of steady state at 1e5..1e6 points/s
 
 
 def _cpu_s(pid: int) -> float:
@@ -31,6 +32,7 @@ def run(xla_flags: str | None) -> dict:
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="hpjax_cores_"))
     spec = (ROOT / "fits" / "fig1_unified.toml").read_text()
     spec = spec.replace('directory = "results/fig1_unified"', f'directory = "{tmp / "out"}"')
+    spec = spec.replace("points = 120", f"points = {GRID[0]}").replace("points = 90", f"points = {GRID[1]}")
     (tmp / "spec.toml").write_text(spec)
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)
@@ -39,7 +41,7 @@ def run(xla_flags: str | None) -> dict:
     cmd = [sys.executable, "-m", "hpjax.cli", "scan", "--quiet", "--chunk-size", str(CHUNK), str(tmp / "spec.toml")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     chunks = tmp / "out" / "chunks"
-    n_total = -(-120 * 90 // CHUNK)
+    n_total = -(-GRID[0] * GRID[1] // CHUNK)
     marks = []
     while proc.poll() is None:
         n = len(list(chunks.glob("points_*.npz"))) if chunks.exists() else 0
@@ -64,7 +66,9 @@ def run(xla_flags: str | None) -> dict:
 def main() -> None:
     load = os.getloadavg()
     res = [run(None), run("--xla_force_host_platform_device_count=1")]
-    print(json.dumps({"load_before": load, "load_after": os.getloadavg(), "cores": os.cpu_count(), "runs": res}, indent=1))
+    print(
+        json.dumps({"load_before": load, "load_after": os.getloadavg(), "cores": os.cpu_count(), "runs": res}, indent=1)
+    )
 
 
 if __name__ == "__main__":

@@ -291,7 +291,7 @@ def test_ctrl_c_during_compilation_and_scan(tmp_path):
 
 
 def test_ctrl_c_in_sample_keeps_the_finished_draws(tmp_path, monkeypatch, spec, write_spec):
-    """The third MCMC.run (warmup, segment 1, segment 2) is interrupted: hpjax sample keeps the
+    """The second compiled stage (warmup + segment 1, segment 2) is interrupted: hpjax sample keeps the
     first segment's draws in posterior.nc and says so in one line (exit status 130)."""
     import arviz as az
 
@@ -301,7 +301,7 @@ def test_ctrl_c_in_sample_keeps_the_finished_draws(tmp_path, monkeypatch, spec, 
 
     def run(*a, **k):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 2:
             raise KeyboardInterrupt
         return real_run(*a, **k)
 

@@ -1,5 +1,5 @@
-"""NUTS compiled once: numpyro's NUTS kernel (``numpyro.infer.hmc.hmc``, algo "NUTS") in a jitted
-warmup loop and a jitted draw loop, built once per likelihood object and sampler structure and
+"""NUTS compiled once: numpyro's NUTS kernel (``numpyro.infer.hmc.hmc``, algo "NUTS") in one jitted
+function (warmup steps, then collected draws), built once per likelihood object and sampler structure and
 reused by every :func:`hpjax.inference.sample` call with it: seeds, starting points, chain counts
 and prior bounds are arguments, not constants (a new chain count is a new shape: one more
 compilation of the same trace).
@@ -85,8 +85,8 @@ class CompiledNUTS:
 
         self.mesh = Mesh(np.array(jax.devices()[:n_devices]), ("chains",))
         self.loglik = jax.jit(lambda p: lik.log_likelihood(p, constraints=False))
-        self._warm = None
-        self._draws = {}
+        self._runs = {}
+        self._state_shapes = None
 
     # ---- the model -----------------------------------------------------------------------------
     def sites(self, u, data):
@@ -126,34 +126,33 @@ class CompiledNUTS:
         state = init_kernel(u, self.num_warmup, trajectory_length=None, rng_key=key, **self.settings)
         return state, sample_kernel
 
-    def _warm_chain(self, data, u0, key):
-        state, step = self._kernel(data, u0, key)
-        return jax.lax.fori_loop(0, self.num_warmup, lambda i, s: step(s), state)
-
-    def _draw_chain(self, data, state, n):
-        # a fresh kernel over the same potential (its adaptation schedule is past: no adaptation);
-        # its initial state is unused
-        _, step = self._kernel(data, state.z, state.rng_key)
+    def _chain(self, data, u0, key, state, fresh, n_warm, n):
+        """``n_warm`` steps (the warmup, or none), then ``n`` collected draws of one chain, from
+        ``state`` or (``fresh``) from a new state at ``u0``. One function for the warmup and every
+        piece of draws: the NUTS code is compiled once."""
+        init_state, step = self._kernel(data, u0, key)
+        state = jax.tree.map(lambda a, b: jnp.where(fresh, a, b), init_state, state)
+        state = jax.lax.fori_loop(0, n_warm, lambda i, s: step(s), state)
 
         def one(s, _):
             s = step(s)
             stats = {f: s.adapt_state.step_size if f == "adapt_state.step_size" else getattr(s, f) for f in STAT_FIELDS}
             x, z, _ = self.sites(s.z, data)
             p = self.physical(x, z, data)
-            out = {"x": x, "z": z, "params": p, "ll": self.loglik(p), **stats}
-            return s, out
+            return s, {"x": x, "z": z, "params": p, "ll": self.loglik(p), **stats}
 
         return jax.lax.scan(one, state, None, length=n)
 
     # ---- all chains ------------------------------------------------------------------------------
-    def _sharded(self, fn, n_state_args):
+    def _compiled(self, n):
         from jax.sharding import PartitionSpec as P
 
-        sm, check = _shard_map()
-        batched = jax.vmap(fn, in_axes=(None,) + (0,) * n_state_args)
-        return jax.jit(
-            sm(batched, mesh=self.mesh, in_specs=(P(),) + (P("chains"),) * n_state_args, out_specs=P("chains"), **check)
-        )
+        if n not in self._runs:
+            sm, check = _shard_map()
+            batched = jax.vmap(partial(self._chain, n=n), in_axes=(None, 0, 0, 0, None, None))
+            specs = (P(), P("chains"), P("chains"), P("chains"), P(), P())
+            self._runs[n] = jax.jit(sm(batched, mesh=self.mesh, in_specs=specs, out_specs=P("chains"), **check))
+        return self._runs[n]
 
     def _put(self, x, spec):
         from jax.sharding import NamedSharding, PartitionSpec
@@ -161,19 +160,26 @@ class CompiledNUTS:
         sharding = NamedSharding(self.mesh, PartitionSpec(*spec))
         return jax.tree.map(lambda a: dist.global_array(np.asarray(a), sharding), x)
 
-    def warmup(self, data, u0, keys):
-        """States of every chain after the warmup; ``u0`` (chains, dim), ``keys`` (chains, 2)."""
-        if self._warm is None:
-            self._warm = self._sharded(self._warm_chain, 2)
-        data = self._put(data, ())
-        return run_stage(self._warm, data, self._put(u0, ("chains",)), self._put(keys, ("chains",)))
-
-    def draw(self, data, states, n: int):
-        """(states, draws) after ``n`` more draws of every chain (draws: chain x draw leading axes)."""
-        n = int(n)
-        if n not in self._draws:
-            self._draws[n] = self._sharded(partial(self._draw_chain, n=n), 1)
-        return run_stage(self._draws[n], self._put(data, ()), states)
+    def run(self, data, u0, keys, states, n_warm: int, n: int):
+        """(states, draws): ``n_warm`` warmup steps then ``n`` draws of every chain, from ``states``
+        (None: new chains at ``u0`` (chains, dim) with ``keys`` (chains, 2)). Draws have chain x
+        draw leading axes; states stay on the devices for the next piece."""
+        fresh = states is None
+        if fresh:  # a placeholder of the state's structure (replaced inside by the new state)
+            if self._state_shapes is None:  # traced once, like the run itself
+                self._state_shapes = jax.eval_shape(lambda d, u, k: self._kernel(d, u, k)[0], data, u0[0], keys[0])
+            shapes = self._state_shapes
+            states = jax.tree.map(lambda a: np.zeros((u0.shape[0],) + a.shape, a.dtype), shapes)
+            states = self._put(states, ("chains",))
+        args = (
+            self._put(data, ()),
+            self._put(u0, ("chains",)),
+            self._put(keys, ("chains",)),
+            states,
+            self._put(np.asarray(fresh), ()),
+            self._put(np.asarray(int(n_warm), np.int32), ()),
+        )
+        return run_stage(self._compiled(int(n)), *args)
 
     @staticmethod
     def fetch(tree) -> dict:

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from ..plotting.posterior import corner_plot
 from . import nuts
 from .sample_result import (
     DIVERGENCE_FRACTION_MAX,
@@ -81,13 +82,6 @@ __all__ = [
 PRIOR_KINDS = ("log_uniform", "uniform")
 CHAIN_METHODS = ("auto", "parallel", "vectorized", "sequential")
 _arviz = arviz_quiet  # the name earlier versions (and their tests) import
-
-
-def corner_plot(result, path, var_names=None, bins: int = 40, truths: Mapping | None = None):
-    """:func:`hpjax.plotting.posterior.corner_plot` (kept here for earlier imports)."""
-    from ..plotting.posterior import corner_plot as draw
-
-    return draw(result, path, var_names=var_names, bins=bins, truths=truths)
 
 
 class SampleInterrupted(KeyboardInterrupt):
@@ -232,7 +226,7 @@ def sample(
     init_jitter : standard deviation of the per-chain jitter of the starting point, in the
         unconstrained space of each site
     dense_mass, max_tree_depth : settings of numpyro's NUTS kernel
-    segments : draw the samples in this many equal pieces after the warmup. A Ctrl-C
+    segments : draw the samples in this many equal pieces (the first after the warmup). A Ctrl-C
         (``KeyboardInterrupt``) then raises :class:`SampleInterrupted` carrying the result of the
         pieces finished so far; with ``segments = 1`` nothing is kept.
 
@@ -385,9 +379,9 @@ def sample(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*There are not enough devices.*")
         try:
-            states = cn.warmup(data, np.stack(starts), keys)
-            for _ in range(segments):
-                states, draws = cn.draw(data, states, seg_len)
+            states, u0 = None, np.stack(starts)
+            for k in range(segments):  # the warmup comes with the first piece (one compiled function)
+                states, draws = cn.run(data, u0, keys, states, int(num_warmup) if k == 0 else 0, seg_len)
                 pieces.append(cn.fetch(draws))
         except KeyboardInterrupt:
             done = min(len(pieces) * seg_len, int(num_samples))
