@@ -17,10 +17,10 @@ X spectrum in Belle II's generated-q^2 bins). Other terms are rejected at constr
 >>> x = hpjax.InvisibleX(m_X=2.1, br=9.2e-6)
 >>> float(hpjax.predict(x, observables=["BR(B+->K+inv)"])["BR(B+->K+inv)"])
 9.2e-06
->>> hpjax.InvisibleX(m_X=5.0, br=1e-5)
+>>> hpjax.InvisibleX(m_X=5.0, br=1e-5)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: InvisibleX: m_X = 5.0 is outside the allowed range [0, 4.78566]
+ValueError: InvisibleX: m_X = 5.0 is outside the allowed range [0, 4.785...]
 """
 
 from __future__ import annotations
