@@ -226,12 +226,19 @@ def cmd_hypotest(args) -> int:
         ]
         (out / "significance.csv").write_text("\n".join(rows) + "\n")
         write_json(out / "significance.json", {"metadata": meta, "global": glob, "n_toys": n})
+        if glob["p_global"] == 0.0:  # no toy reached the observed q0: a bound p < 1/n
+            from scipy.stats import norm
+
+            glob["p_global_upper_bound"], glob["Z_global_lower_bound"] = 1.0 / n, float(norm.isf(1.0 / n))
         i = int(np.argmax(np.asarray(q)))
         print(
             f"  best m_X = {m[i]:.3f} GeV, BR P_inv = {float(br[i]):.2f}e-6, Z_local = {np.sqrt(float(q[i])):.2f}, "
-            f"Z_global = {glob['Z_global']:.2f} ({n} toys), Gross-Vitells {glob['Z_gross_vitells']:.2f}"
+            f"Z_global = {glob['Z_global']:.2f} ({n} toys"
+            + (f"; > {glob['Z_global_lower_bound']:.2f}" if "Z_global_lower_bound" in glob else "")
+            + f"), Gross-Vitells {glob['Z_gross_vitells']:.2f}"
         )
-        files = p0_figure(m, p0, out / "p0", glob["Z_global"], glob["p_global"], spec["formats"])
+        zg, pg = glob.get("Z_global_lower_bound", glob["Z_global"]), glob.get("p_global_upper_bound", glob["p_global"])
+        files = p0_figure(m, p0, out / "p0", zg, pg, spec["formats"])
     print(
         f"hpjax hypotest {spec['task']}: wrote {out} ({', '.join(pathlib.Path(f).name for f in files)}) in {time.perf_counter() - t0:.0f} s"
     )
