@@ -26,8 +26,8 @@ n_starts = 2
 range = [3.0e-3, 1.2e-2]
 points = 7
 [task.sample]
-num_warmup = 100
-num_samples = 100
+num_warmup = 150
+num_samples = 200
 num_chains = 2
 seed = 2
 """
