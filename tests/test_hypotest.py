@@ -128,6 +128,7 @@ def test_toys_agree_with_asymptotic():
         )
     )
     t, a = both(mus, keys)
+    assert t["CLs"].dtype == t["CLs_expected"].dtype == jnp.float64  # toy fractions in float64, not float32
     for i in range(2):
         c, e, ca = float(t["CLs"][i]), float(t["CLs_error"][i]), float(a["CLs"][i])
         assert abs(c - ca) < 3 * e + 0.01 * ca, (i, c, e, ca)

@@ -183,6 +183,12 @@ def _asymptotic_p(q, qA, test):
     return clsb, clb, clsb / clb, exp
 
 
+def _fraction(mask):
+    """Fraction of True in ``mask``, in float64 (jnp.mean of booleans is float32: its tail
+    probabilities would carry float32 rounding, e.g. 1 - 1.0000001 < 0 in an expected CLs)."""
+    return jnp.mean(mask.astype(jnp.float64))
+
+
 def hypotest(
     lik: ProfiledLikelihood,
     poi,
@@ -226,18 +232,18 @@ def hypotest(
     ts = jax.vmap(one) if batch is None else (lambda ds: jax.lax.map(one, ds, batch_size=batch))
     if test == "q0":
         qb = ts(lik.toys(k2, mu, n_toys))
-        p0 = jnp.mean(qb >= q)
+        p0 = _fraction(qb >= q)
         return {**out, "p0": p0, "p0_error": jnp.sqrt(p0 * (1 - p0) / n_toys), "Z": -ndtri(p0), "q_b": qb}
     qsb = ts(lik.toys(k1, mu, n_toys))
     qb = ts(lik.toys(k2, jnp.asarray(0.0), n_toys))
-    clsb, clb = jnp.mean(qsb >= q), jnp.mean(qb >= q)
+    clsb, clb = _fraction(qsb >= q), _fraction(qb >= q)
     cls = clsb / clb
     esb, eb = jnp.sqrt(clsb * (1 - clsb) / n_toys), jnp.sqrt(clb * (1 - clb) / n_toys)
     # expected: CLs of each b-only toy's q, at the b-only quantiles (pyhf's ToyCalculator)
     sb_sorted = jnp.sort(qsb)
     b_sorted = jnp.sort(qb)
-    p_sb = 1.0 - jnp.searchsorted(sb_sorted, qb, side="left") / n_toys
-    p_b = 1.0 - jnp.searchsorted(b_sorted, qb, side="left") / n_toys
+    p_sb = (n_toys - jnp.searchsorted(sb_sorted, qb, side="left")).astype(jnp.float64) / n_toys
+    p_b = (n_toys - jnp.searchsorted(b_sorted, qb, side="left")).astype(jnp.float64) / n_toys
     cls_b = p_sb / p_b
     exp = jnp.percentile(cls_b, 100 * ndtr(-jnp.asarray(NSIGMA)))
     return {

@@ -92,7 +92,7 @@ def global_significance(
     qmax, nup = jax.lax.map(block, keys)
     qmax, nup = qmax.reshape(-1), nup.reshape(-1)
     qm = jnp.max(q_obs)
-    p = jnp.mean(qmax >= qm)
+    p = jnp.mean((qmax >= qm).astype(jnp.float64))  # float64 (a mean of booleans is float32)
     p_gv = gross_vitells(qm, jnp.mean(nup), u_ref)
     return {
         "q_max_obs": qm,
