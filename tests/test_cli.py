@@ -43,12 +43,17 @@ def test_every_shipped_fit_spec_is_valid():
     import tomllib
 
     from hpjax import fig3
+    from hpjax.cli import hypotest
 
     specs = sorted((ROOT / "fits").glob("*.toml"))
     assert len(specs) >= 3
     for p in specs:
-        if "fig3" in tomllib.loads(p.read_text()):  # a figure-only spec (no likelihood): hpjax.fig3 reads it
+        raw = tomllib.loads(p.read_text())
+        if "fig3" in raw:  # a figure-only spec (no likelihood): hpjax.fig3 reads it
             assert fig3.load_spec(p)["fig3"]
+            continue
+        if "hypotest" in raw:  # hpjax hypotest's own specification
+            assert hypotest.read_spec(p)
             continue
         spec = load_spec(p)
         spec.build_likelihood()
