@@ -310,7 +310,8 @@ def upper_limit(
 
     >>> from hpjax.inference.adapters import uncorrelated_background
     >>> lik = uncorrelated_background([12.0, 11.0], [50.0, 52.0], [3.0, 7.0], [51.0, 48.0])
-    >>> r = upper_limit(lik, "mu")
+    >>> import jax
+    >>> r = jax.jit(lambda: upper_limit(lik, "mu"))()  # one compilation, not op by op
     >>> round(float(r["observed"]), 3)  # as pyhf's upper_limit (tests/test_hypotest.py)
     1.012
     """
