@@ -207,14 +207,3 @@ def test_segments_are_the_concatenated_rule():
     assert [s[0].shape for s in segs] == [(DEFAULT_ORDER,)] * 3
     np.testing.assert_array_equal(np.concatenate([np.asarray(s[0]) for s in segs]), x)
     np.testing.assert_array_equal(np.concatenate([np.asarray(s[1]) for s in segs]), w)
-
-
-def test_segment_parts_are_the_segments():
-    """bw_segment_parts (weights as numerator / denominator, for callers that fold the division
-    into their own) gives the nodes and weights of bw_segments."""
-    from hpjax.numerics.quadrature import bw_segment_parts, bw_segments
-
-    for M, G in ((0.7, 1e-3), (2.0, 0.05), (0.1, 1e-9)):
-        for (x, w), (xp, wn, wd) in zip(bw_segments(0.2, 1.3, M, G), bw_segment_parts(0.2, 1.3, M, G)):
-            np.testing.assert_array_equal(np.asarray(xp), np.asarray(x))
-            np.testing.assert_array_equal(np.asarray(wn if wd is None else wn / wd), np.asarray(w))
