@@ -41,10 +41,10 @@ import jax
 import jax.numpy as jnp
 
 from .couplings import c_bs, c_sd
-from .formfactors import z_bsz, z_bsz_constants
+from .formfactors import z_bsz
 from .kinematics import kallen, safe_ratio, sqrt_pos
 from .models import dark_mass, gamma_hD_invisible, gamma_hD_total
-from .numerics.quadrature import DEFAULT_ORDER, bw_segment_parts
+from .numerics.quadrature import DEFAULT_ORDER, bw_segments
 
 __all__ = [
     "CHANNELS",
@@ -130,9 +130,7 @@ def channel_table(channels, inputs, kl_convention: str = "re") -> dict:
     vectorised code path (one copy of the q^2 integral in the compiled program, whatever the
     number of channels). The form factor of every channel is written as
     F(q^2) = (c0 + c1 dz + c2 dz^2) / (1 - q^2/m_R^2) * (1 + s q^2): BSZ (eq. A6) with s = 0 for
-    B -> K, K*; f0^{K pi}(0) (1 + lambda0 q^2/m_pi^2) with c1 = c2 = 1/m_R^2 = 0 for K -> pi.
-    Also the constants of the z-expansion (t+, t- = (m_P - m_P')^2, sqrt(t+ - t0), z(0)), which
-    depend on the masses only: computed once here, not at every q^2 node."""
+    B -> K, K*; f0^{K pi}(0) (1 + lambda0 q^2/m_pi^2) with c1 = c2 = 1/m_R^2 = 0 for K -> pi."""
     i = inputs
     cs = [_channel(c) for c in channels]
     cbs2 = jnp.abs(c_bs(i)) ** 2
@@ -153,10 +151,8 @@ def channel_table(channels, inputs, kl_convention: str = "re") -> dict:
             ff = (i.Kpi_f0_0, 0.0, 0.0, 0.0, i.Kpi_f0_lambda0 / i.m_pip**2)
             pref = (1.0 + x * i.m_d / i.m_s) ** 2 * ((mP**2 - mD**2) / (i.m_s - i.m_d)) ** 2
         coup = cbs2 if ch.transition == "bs" else (ckl2 if ch.name == "KL->pi0" else csd2)
-        tp, zb = z_bsz_constants(mP, mD)
-        consts = (tp, (mP - mD) ** 2, zb, z_bsz(0.0, mP, mD))
-        rows.append((mP, mD, i[ch.lifetime], coup, pref, float(ch.vector)) + ff + consts)
-    keys = ("mP", "mD", "tau", "coup2", "pref", "vector", "c0", "c1", "c2", "inv_mR2", "slope", "tp", "tm", "zb", "z0")
+        rows.append((mP, mD, i[ch.lifetime], coup, pref, float(ch.vector)) + ff)
+    keys = ("mP", "mD", "tau", "coup2", "pref", "vector", "c0", "c1", "c2", "inv_mR2", "slope")
     return {k: jnp.stack([jnp.asarray(r[j], dtype=jnp.float64) for r in rows]) for j, k in enumerate(keys)}
 
 
@@ -164,25 +160,14 @@ def _row(tab, c):
     return {k: v[c] for k, v in tab.items()}
 
 
-def _hadronic_parts(row, q2):
-    """(num, root) with H(q^2) = pref num / root^2: the hadronic factor without its divisions, so
-    that the q^2 rule folds its own denominators into one division per node. With A = sqrt(t+ - q^2),
-    S = A + sqrt(t+ - t0): dz = z(q^2) - z(0) = N / S, N = A - sqrt(t+ - t0) - z(0) S, so
-    F S^2 (1 - q^2/m_R^2) = (c0 S^2 + N (c1 S + c2 N)) (1 + s q^2)."""
-    x = jnp.minimum(q2, row["tm"])  # above t- (outside the physical region) lambda is 0 below
-    A = jnp.sqrt(row["tp"] - x)
-    S = A + row["zb"]
-    N = (A - row["zb"]) - row["z0"] * S
-    ff = (row["c0"] * (S * S) + N * (row["c1"] * S + row["c2"] * N)) * (1.0 + row["slope"] * q2)
-    # lambda^(1/2), 0 at and above t- (the expanded Kallen form of before: the same numbers)
-    sl = sqrt_pos(jnp.where(q2 < row["tm"], kallen(row["mP"] ** 2, row["mD"] ** 2, q2), 0.0))
-    num = ff * ff * sl * jnp.where(row["vector"] > 0, sl * sl, 1.0)
-    return num, (S * S) * (1.0 - q2 * row["inv_mR2"])
-
-
 def _hadronic_from_row(row, q2):
-    num, root = _hadronic_parts(row, q2)
-    return row["pref"] * num / (root * root)
+    mP, mD = row["mP"], row["mD"]
+    tm = (mP - mD) ** 2
+    dz = z_bsz(q2, mP, mD) - z_bsz(0.0, mP, mD)  # the BSZ z-expansion of hpjax.formfactors
+    ff = (row["c0"] + dz * (row["c1"] + dz * row["c2"])) / (1.0 - q2 * row["inv_mR2"]) * (1.0 + row["slope"] * q2)
+    # lambda > 0 also above (m_P + m_P')^2: keep only the physical region q2 < (m_P - m_P')^2
+    lam = jnp.where(q2 < tm, kallen(mP**2, mD**2, q2), 0.0)
+    return row["pref"] * ff**2 * sqrt_pos(lam) * jnp.where(row["vector"] > 0, lam, 1.0)
 
 
 def _gamma2_from_row(row, sin_theta, q2):
@@ -232,58 +217,45 @@ def three_body_integrand(channel: str, model, inputs, x, G, kl_convention: str =
     return _bw_integrand(row, model, inputs.m_h**2, M, G, x)
 
 
-def _three_body_point(tab, mod, inputs, n):
-    """Three-body widths (C,) of one model point, every channel of ``tab`` at once. The q^2 rule of
-    each channel is bw_segment_parts; at every node the hadronic factor, the Breit-Wigner tail
-    weight and |P_hD - P_h|^2 ((x - M)^2 + G^2) share one division, and every per-channel constant
-    (couplings, 64 pi m_P^3, the z-expansion's t+, t0, z(0)) is taken out of the sums."""
-    mh2 = inputs.m_h**2
-    m_hD = jnp.asarray(mod.m_hD, dtype=jnp.float64)
-    a = (2.0 * jnp.asarray(dark_mass(mod), dtype=jnp.float64)) ** 2
-    M = m_hD**2
-    gtot = gamma_hD_total(mod, inputs)
-    G = m_hD * gtot
-    br_inv = safe_ratio(gamma_hD_invisible(mod), gtot)
-    b = tab["tm"]
-    # G below _G_MIN_REL b is a stable h_D at float64 resolution (its square would underflow)
-    ok = (b > a) & (G > _G_MIN_REL * b)
-    # below it, with the pole inside (a, b): the narrow-width limit Gamma_2(m_hD^2) BR(h_D -> inv)
-    narrow = (b > a) & ~ok & (M > a) & (M < b)
-    # masked (closed) channels integrate a regular dummy range away from q^2 = 0
-    a_s, b_s, G_s = jnp.where(ok, a, 1.0), jnp.where(ok, b, 2.0), jnp.where(ok, G, 1.0)
-    M_s = jnp.where(ok, M, 1.5)
-    # the rule in units of s = sqrt(G b) (q^2 = s y): exact in exact arithmetic, it keeps every
-    # square of the rule ((y - M/s)^2 + (G/s)^2, from (G/b) to (b/G)) representable for a pole
-    # width down to _G_MIN_REL b (tiny m_hD or couplings)
-    sc = jnp.where(G_s > 1e-60 * b_s, 1.0, jnp.sqrt(G_s * b_s))  # 1 (exact, as before) unless needed
-    col = {k: v[:, None] for k, v in tab.items()}  # channels along axis 0, nodes along axis 1
-    # the per-channel scalars of the rule as the output of a reduction, which XLA:CPU does not fuse
-    # into its consumers: without it the whole scalar chain (the h_D width with its table
-    # interpolation) is recomputed, unvectorised, at every node of every channel
-    pack = jnp.stack([a_s, b_s, sc, M_s, G_s])
-    pack = jnp.sum(jnp.stack([pack, jnp.zeros_like(pack)]), axis=0)
-    lo, hi, s_c, M_c, G_c = (v[:, None] for v in pack)
-    total = 0.0
-    # segment by segment (no concatenation of the nodes: see bw_segments)
-    for y, w_num, w_den in bw_segment_parts(lo / s_c, hi / s_c, M_c / s_c, G_c / s_c, n):
-        x = jnp.clip(s_c * y, lo, hi)
-        num, root = _hadronic_parts(col, x)
-        mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
-        den = (root * (mh2 - x)) ** 2
-        den = den if w_den is None else den * w_den
-        total = total + jnp.sum(w_num * num * (mu * gamma_hD_invisible(mod, mu)) / den, axis=1)
-    # dGamma/dq^2 ((x - M)^2 + G^2) = Gamma_2(x) rho(x) ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2,
-    # Gamma_2 = coup2 sin^2 pref num / root^2 / (64 pi m_P^3), rho = mu Gamma_inv(mu) / pi
-    const = tab["coup2"] * tab["pref"] * mod.sin_theta**2 / (64.0 * jnp.pi**2 * tab["mP"] ** 3)
-    total = const * ((mh2 - M_s) ** 2 + G_s**2) * total / sc
-    nwa = _gamma2_from_row(tab, mod.sin_theta, M) * br_inv
-    return jnp.where(ok, total, jnp.where(narrow, nwa, 0.0))
-
-
 def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n: int = DEFAULT_ORDER):
     """Three-body widths of several channels at once: array (C, *batch)."""
     tab = channel_table(channels, inputs, kl_convention)
-    return _batched(lambda mod: _three_body_point(tab, mod, inputs, n), model)
+    mh2 = inputs.m_h**2
+
+    def point(mod):
+        m_hD = jnp.asarray(mod.m_hD, dtype=jnp.float64)
+        a = (2.0 * jnp.asarray(dark_mass(mod), dtype=jnp.float64)) ** 2
+        M = m_hD**2
+        gtot = gamma_hD_total(mod, inputs)
+        G = m_hD * gtot
+        br_inv = safe_ratio(gamma_hD_invisible(mod), gtot)
+
+        def per_channel(row):
+            b = (row["mP"] - row["mD"]) ** 2
+            # G below _G_MIN_REL b is a stable h_D at float64 resolution (its square would underflow)
+            ok = (b > a) & (G > _G_MIN_REL * b)
+            # below it, with the pole inside (a, b): the narrow-width limit Gamma_2(m_hD^2) BR(h_D -> inv)
+            narrow = (b > a) & ~ok & (M > a) & (M < b)
+            # masked (closed) channels integrate a regular dummy range away from q^2 = 0
+            a_s, b_s, G_s = jnp.where(ok, a, 1.0), jnp.where(ok, b, 2.0), jnp.where(ok, G, 1.0)
+            M_s = jnp.where(ok, M, 1.5)
+
+            def integrand(x):
+                return _bw_integrand(row, mod, mh2, M_s, G_s, x)
+
+            # the rule in units of s = sqrt(G b) (q^2 = s y): exact in exact arithmetic, it keeps
+            # every square of the rule ((y - M/s)^2 + (G/s)^2, from (G/b) to (b/G)) representable
+            # for a pole width down to _G_MIN_REL b (tiny m_hD or couplings)
+            sc = jnp.where(G_s > 1e-60 * b_s, 1.0, jnp.sqrt(G_s * b_s))  # 1 (exact, as before) unless needed
+            segs = bw_segments(a_s / sc, b_s / sc, M_s / sc, G_s / sc, n)
+            # segment by segment (no concatenation of the nodes: see bw_segments)
+            total = sum(jnp.sum(w * integrand(jnp.clip(sc * y, a_s, b_s))) for y, w in segs) / sc
+            nwa = _gamma2_from_row(row, mod.sin_theta, M) * br_inv
+            return jnp.where(ok, total, jnp.where(narrow, nwa, 0.0))
+
+        return jax.vmap(per_channel)(tab)
+
+    return _batched(point, model)
 
 
 def gamma_three_body(channel: str, model, inputs, kl_convention: str = "re", n: int = DEFAULT_ORDER):

@@ -11,23 +11,16 @@ import jax.numpy as jnp
 
 from .kinematics import sqrt_pos
 
-__all__ = ["z_bsz", "z_bsz_constants", "bsz", "f0_BK", "A0_BKstar", "f0_Kpi"]
-
-
-def z_bsz_constants(m_parent, m_daughter):
-    """(t+, sqrt(t+ - t0)) of eq. (A7): z(t) = (sqrt(t+ - t) - sqrt(t+ - t0)) / (sqrt(t+ - t) + sqrt(t+ - t0)),
-    t0 = t+ (1 - sqrt(1 - t-/t+)), t± = (m_B ± m_M)^2. They depend on the masses only (callers
-    that evaluate z at many t compute them once)."""
-    tp = (m_parent + m_daughter) ** 2
-    tm = (m_parent - m_daughter) ** 2
-    t0 = tp * (1.0 - jnp.sqrt(1.0 - tm / tp))
-    return tp, jnp.sqrt(tp - t0)
+__all__ = ["z_bsz", "bsz", "f0_BK", "A0_BKstar", "f0_Kpi"]
 
 
 def z_bsz(t, m_parent, m_daughter):
     """Conformal variable z(t) of eq. (A7), t0 = t+ (1 - sqrt(1 - t-/t+)), t± = (m_B ± m_M)^2."""
-    tp, b = z_bsz_constants(m_parent, m_daughter)
+    tp = (m_parent + m_daughter) ** 2
+    tm = (m_parent - m_daughter) ** 2
+    t0 = tp * (1.0 - jnp.sqrt(1.0 - tm / tp))
     a = sqrt_pos(tp - t)
+    b = jnp.sqrt(tp - t0)
     return (a - b) / (a + b)
 
 

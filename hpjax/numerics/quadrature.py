@@ -40,7 +40,6 @@ __all__ = [
     "endpoint_map",
     "bw_quadrature",
     "bw_segments",
-    "bw_segment_parts",
     "tan_reduced",
     "DEFAULT_ORDER",
     "PEAK_HALF_WIDTH",
@@ -87,22 +86,16 @@ _TAN_P = (-1.30936939181383777646e4, 1.15351664838587416140e6, -1.79565251976484
 _TAN_Q = (1.36812963470692954678e4, -1.32089234440210967447e6, 2.50083801823357915839e7, -5.38695755929454629881e7)
 
 
-def _tan_parts(x):
-    """(p, q) with tan(x) = p / q (the reduction of :func:`tan_reduced` without its divisions)."""
+def tan_reduced(x):
+    """tan(x), vectorised, accurate to a few ulp for |x| up to ~1e6 (used on [0, pi])."""
     k = jnp.floor(x * (2.0 / np.pi) + 0.5)
     z = ((x - k * _PIO2[0]) - k * _PIO2[1]) - k * _PIO2[2]
     zz = z * z
     p = (_TAN_P[0] * zz + _TAN_P[1]) * zz + _TAN_P[2]
     q = (((zz + _TAN_Q[0]) * zz + _TAN_Q[1]) * zz + _TAN_Q[2]) * zz + _TAN_Q[3]
-    num = z * (q + zz * p)  # tan(z) = num / q
+    t = z + z * (zz * p / q)
     odd = (k - 2.0 * jnp.floor(0.5 * k)) == 1.0
-    return jnp.where(odd, -q, num), jnp.where(odd, num, q)  # tan(z + pi/2) = -q / num
-
-
-def tan_reduced(x):
-    """tan(x), vectorised, accurate to a few ulp for |x| up to ~1e6 (used on [0, pi])."""
-    p, q = _tan_parts(x)
-    return p / q
+    return jnp.where(odd, -1.0 / jnp.where(odd, t, 1.0), t)
 
 
 def _peak(lo_off, hi_off, M, G, n):
@@ -113,17 +106,15 @@ def _peak(lo_off, hi_off, M, G, n):
     hi_s = jnp.where(nonempty, hi_off, lo_off + G)
     ta = lo_off / G
     delta = jnp.arctan2(G * (hi_s - lo_off), G * G + lo_off * hi_s)
-    # tan(phi_lo + delta u) by the addition rule, tan(delta u) = tp / tq: one division per node
-    tp, tq = _tan_parts(delta * u)
-    off = G * (ta * tq + tp) / (tq - ta * tp)
+    tau = tan_reduced(delta * u)
+    off = G * (ta + tau) / (1.0 - ta * tau)
     x = M + jnp.clip(off, lo_off, hi_s)
     w = du * delta / G
-    return x, jnp.where(nonempty, w, 0.0), None
+    return x, jnp.where(nonempty, w, 0.0)
 
 
 def _tail(d_lo, d_hi, M, G, sign, n):
-    """Segment x = M + sign*d, d in [d_lo, d_hi] (0 < d_lo), logarithmic map in d; the weights as
-    numerator and denominator (w = num / den)."""
+    """Segment x = M + sign*d, d in [d_lo, d_hi] (0 < d_lo), logarithmic map in d."""
     u, du = endpoint_map(n)
     nonempty = d_hi > d_lo
     d_hi_s = jnp.where(nonempty, d_hi, 2.0 * d_lo)
@@ -131,26 +122,8 @@ def _tail(d_lo, d_hi, M, G, sign, n):
     d = d_lo * jnp.exp(L * u)
     d = jnp.clip(d, d_lo, d_hi_s)
     x = M + sign * d
-    return x, jnp.where(nonempty, du * L * d, 0.0), d * d + G * G
-
-
-def bw_segment_parts(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
-    """The three segments of :func:`bw_segments` as [(x, w_num, w_den)] with w = w_num / w_den
-    (w_den is None for the peak segment, whose weights need no division): a caller that divides
-    anyway folds w_den into its own denominator (one division per node instead of two).
-
-    Requires b > a and G > 0 (callers mask other cases).
-    """
-    KG = K * G
-    # peak segment: x - M in [max(a - M, -KG), min(b - M, KG)]
-    p_lo = jnp.maximum(a - M, -KG)
-    p_hi = jnp.minimum(b - M, KG)
-    peak = _peak(p_lo, jnp.maximum(p_hi, p_lo), M, G, n)
-    # upper tail: d in [max(KG, a-M), b-M]
-    upper = _tail(jnp.maximum(KG, a - M), b - M, M, G, 1.0, n)
-    # lower tail: d in [max(KG, M-b), M-a]
-    lower = _tail(jnp.maximum(KG, M - b), M - a, M, G, -1.0, n)
-    return [(jnp.clip(x, a, b), wn, wd) for x, wn, wd in (lower, peak, upper)]
+    w = du * L * d / (d * d + G * G)
+    return x, jnp.where(nonempty, w, 0.0)
 
 
 def bw_segments(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
@@ -161,7 +134,16 @@ def bw_segments(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
 
     Requires b > a and G > 0 (callers mask other cases).
     """
-    return [(x, wn if wd is None else wn / wd) for x, wn, wd in bw_segment_parts(a, b, M, G, n, K)]
+    KG = K * G
+    # peak segment: x - M in [max(a - M, -KG), min(b - M, KG)]
+    p_lo = jnp.maximum(a - M, -KG)
+    p_hi = jnp.minimum(b - M, KG)
+    xp, wp = _peak(p_lo, jnp.maximum(p_hi, p_lo), M, G, n)
+    # upper tail: d in [max(KG, a-M), b-M]
+    xu, wu = _tail(jnp.maximum(KG, a - M), b - M, M, G, 1.0, n)
+    # lower tail: d in [max(KG, M-b), M-a]
+    xl, wl = _tail(jnp.maximum(KG, M - b), M - a, M, G, -1.0, n)
+    return [(jnp.clip(x, a, b), w) for x, w in ((xl, wl), (xp, wp), (xu, wu))]
 
 
 def bw_quadrature(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
