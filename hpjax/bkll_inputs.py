@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Mapping
 from importlib import resources
 
 import jax.numpy as jnp
 import numpy as np
 
-from .inputs import InputInfo, Inputs
+from .inputs import InputInfo, Inputs, parse_inputs
 
 __all__ = ["bkll_input_info", "bkll_covariance", "with_bkll_inputs", "bkll_param"]
 
@@ -34,26 +33,7 @@ def _read() -> tuple[dict[str, InputInfo], dict[str, tuple[list[str], np.ndarray
     label = "hpjax/data/" + "/".join(_DATA)
     data = tomllib.loads(resources.files("hpjax.data").joinpath(*_DATA).read_text())
     cov_tables = data.pop("covariance", {})
-    info = {}
-    for name, entry in data.items():
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{label}: key '{name}' must be a table with value/error/unit/source")
-        for key, typ in (("value", (int, float)), ("error", (int, float)), ("unit", str), ("source", str)):
-            if key not in entry:
-                raise ValueError(f"{label}: key '{name}.{key}' is missing")
-            if not isinstance(entry[key], typ) or isinstance(entry[key], bool):
-                raise ValueError(f"{label}: key '{name}.{key}' has the wrong type {type(entry[key]).__name__}")
-        if entry["error"] < 0:
-            raise ValueError(f"{label}: key '{name}.error' = {entry['error']} must be >= 0")
-        info[name] = InputInfo(
-            name,
-            float(entry["value"]),
-            float(entry["error"]),
-            entry["unit"],
-            entry["source"],
-            entry.get("note", ""),
-            entry.get("scheme", ""),
-        )
+    info = parse_inputs(data, label, ranges=False)
     covs = {}
     for tag, tab in cov_tables.items():
         names, cov = list(tab["names"]), np.asarray(tab["matrix"], dtype=float)
