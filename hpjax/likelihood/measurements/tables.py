@@ -51,15 +51,21 @@ def read_table(path: Any) -> dict[str, np.ndarray]:
     return {name: data[:, i] for i, name in enumerate(header)}
 
 
-def load_table(tbl: Mapping, file: Any, root: Any) -> dict[str, Any]:
-    """Validate the table keys of a mass_dependent_upper_limit and read its table."""
-    out: dict[str, Any] = {}
+def table_file(tbl: Mapping, file: Any, root: Any) -> tuple[str, Any]:
+    """The record's ``table`` key (a ``*.csv`` file name under tables/) and the path of that file."""
     table = string(tbl, "table", file)
     if "/" in table or "\\" in table or not table.endswith(".csv"):
         raise MeasurementFileError(file, "table", f"expected a file name '*.csv' under tables/, got {table!r}")
     tpath = root / "tables" / table
     if not tpath.is_file():
         raise MeasurementFileError(file, "table", f"table file {table!r} not found in {root / 'tables'}")
+    return table, tpath
+
+
+def load_table(tbl: Mapping, file: Any, root: Any) -> dict[str, Any]:
+    """Validate the table keys of a mass_dependent_upper_limit and read its table."""
+    out: dict[str, Any] = {}
+    table, tpath = table_file(tbl, file, root)
     out["table"] = table
     out["cl"] = confidence_level(tbl, file)
     mcol = out["mass_column"] = string(tbl, "mass_column", file)
@@ -164,12 +170,7 @@ def load_gaussian_table(tbl: Mapping, file: Any, root: Any) -> dict[str, Any]:
     central value and the lower and upper edges of an interval that is ``interval_sigma``
     standard deviations wide on each side (asymmetric Gaussian)."""
     out: dict[str, Any] = {}
-    table = string(tbl, "table", file)
-    if "/" in table or "\\" in table or not table.endswith(".csv"):
-        raise MeasurementFileError(file, "table", f"expected a file name '*.csv' under tables/, got {table!r}")
-    tpath = root / "tables" / table
-    if not tpath.is_file():
-        raise MeasurementFileError(file, "table", f"table file {table!r} not found in {root / 'tables'}")
+    table, tpath = table_file(tbl, file, root)
     out["table"] = table
     keys = ("mass_column", "central_column", "lower_column", "upper_column")
     cols_named = {k: string(tbl, k, file) for k in keys}
