@@ -237,7 +237,6 @@ def _lam(x, m_chi, sv):
 def solve_yield(sigma_v, m_chi, params, x0: float = 1.0, x1: float = 1000.0, rtol: float = 1e-6):
     """Y(x1) of one Dirac species from the Boltzmann equation, starting in equilibrium at x0.
     ``sigma_v(x, params)`` -> <sigma v> [GeV^-2]; differentiable in m_chi and params."""
-    import diffrax
 
     def rhs(x, w, args):
         m, p = args
@@ -245,19 +244,7 @@ def solve_yield(sigma_v, m_chi, params, x0: float = 1.0, x1: float = 1000.0, rto
         return -_lam(x, m, sigma_v(x, p)) * (jnp.exp(w) - jnp.exp(2.0 * lw_eq - w))
 
     w0 = _log_y_eq(jnp.asarray(x0, dtype=jnp.float64), m_chi)
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs),
-        diffrax.Kvaerno5(),
-        t0=x0,
-        t1=x1,
-        dt0=1e-3,
-        y0=w0,
-        args=(m_chi, params),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=1e-6),
-        max_steps=16384,
-        saveat=diffrax.SaveAt(t1=True),
-    )
-    return jnp.exp(sol.ys[-1])
+    return jnp.exp(_solve_linear(rhs, w0, x0, x1, (m_chi, params), rtol, 1e-6))
 
 
 def omega_h2_from_yield(Y, m_chi):
