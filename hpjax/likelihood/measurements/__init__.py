@@ -59,16 +59,9 @@ True
 from ..names import DATASET_TERMS as TERMS
 from ..names import HIGGS_SCENARIOS, KINDS
 from ..names import MEASURED_OBSERVABLES as OBSERVABLES
-from .checks import MeasurementFileError, UnknownNameError
-from .database import (
-    citations,
-    dataset_description,
-    dataset_measurements,
-    list_datasets,
-    list_measurements,
-    load_dataset,
-    load_measurement,
-)
+from . import database
+from .checks import MeasurementFileError
+from .database import *  # noqa: F403  (its __all__, re-exported in __all__ below)
 from .records import (
     RECORDS,
     CorrelatedGaussian,
@@ -98,13 +91,6 @@ __all__ = [
     "CorrelatedGaussian",
     "PyhfLikelihood",
     "MeasurementFileError",
-    "UnknownNameError",
-    "load_measurement",
-    "list_measurements",
-    "load_dataset",
-    "list_datasets",
-    "dataset_description",
-    "dataset_measurements",
-    "citations",
+    *database.__all__,  # load_measurement, ..., citations, UnknownNameError
     "read_table",
 ]
