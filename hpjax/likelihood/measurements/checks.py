@@ -14,6 +14,7 @@ __all__ = [
     "MeasurementFileError",
     "unknown",
     "check_keys",
+    "typed",
     "string",
     "boolean",
     "num",
@@ -53,28 +54,31 @@ def check_keys(table: Mapping, allowed: Mapping[str, bool], file: Any) -> None:
             raise MeasurementFileError(file, key, f"unknown key; allowed keys: {', '.join(sorted(allowed))}")
 
 
-def string(table, key, file, *, required=True, default="", choices=None) -> str:
+def typed(table, key, file, typ, expected, required):
+    """``table[key]`` checked to be a ``typ`` (``expected`` names it in the error); None when the
+    key is absent and not required (TOML has no null, so None cannot be a value)."""
     if key not in table:
         if required:
             raise MeasurementFileError(file, key, "missing required key")
-        return default
+        return None
     val = table[key]
-    if not isinstance(val, str):
-        raise MeasurementFileError(file, key, f"expected a string, got {type(val).__name__} {val!r}")
+    if not isinstance(val, typ):
+        raise MeasurementFileError(file, key, f"expected {expected}, got {type(val).__name__} {val!r}")
+    return val
+
+
+def string(table, key, file, *, required=True, default="", choices=None) -> str:
+    val = typed(table, key, file, str, "a string", required)
+    if val is None:
+        return default
     if choices is not None and val not in choices:
         raise MeasurementFileError(file, key, f"{val!r} is not one of: {', '.join(choices)}")
     return val
 
 
 def boolean(table, key, file, *, required=True, default=False) -> bool:
-    if key not in table:
-        if required:
-            raise MeasurementFileError(file, key, "missing required key")
-        return default
-    val = table[key]
-    if not isinstance(val, bool):
-        raise MeasurementFileError(file, key, f"expected true/false, got {type(val).__name__} {val!r}")
-    return val
+    val = typed(table, key, file, bool, "true/false", required)
+    return default if val is None else val
 
 
 def num(val, key, file) -> float:
