@@ -7,7 +7,7 @@ import numpy as np
 
 from .common import pyplot, save_figure
 
-__all__ = ["limit_figure", "p0_figure"]
+__all__ = ["limit_figure", "p0_figure", "finish_figure"]
 
 
 def limit_figure(masses, curves: dict, path, formats=("png",), ylabel="95% CL upper limit", title=None) -> list[str]:
@@ -25,14 +25,8 @@ def limit_figure(masses, curves: dict, path, formats=("png",), ylabel="95% CL up
             ax.fill_between(m, exp[1], exp[3], color="#3fcf3f", label="expected $\\pm 1\\sigma$", lw=0)
             ax.plot(m, exp[2], "k--", lw=1, label="expected")
         ax.plot(m, np.asarray(c["observed"], dtype=float), "-", color=colours[i % len(colours)], lw=1.6, label=label)
-    ax.set_xlabel("$m_X$ [GeV]")
-    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
-    ax.legend(fontsize=7, loc="upper left")
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return save_figure(fig, path, formats)
+    return finish_figure(fig, ax, ylabel, {"fontsize": 7, "loc": "upper left"}, title, path, formats)
 
 
 def p0_figure(masses, p0, path, z_global=None, p_global=None, formats=("png",), title=None) -> list[str]:
@@ -51,9 +45,15 @@ def p0_figure(masses, p0, path, z_global=None, p_global=None, formats=("png",), 
         ax.axhline(p_global, color="tab:red", lw=1.2, ls="--", label=f"global: {z_global:.2f}$\\sigma$")
     ax.set_yscale("log")
     ax.set_ylim(min(p.min(), norm.sf(4.2)) / 2, 1.0)
+    return finish_figure(fig, ax, "$p_0$", {"fontsize": 8, "loc": "lower left"}, title, path, formats)
+
+
+def finish_figure(fig, ax, ylabel, legend, title, path, formats) -> list[str]:
+    """Label the m_X axis and ``ylabel``, draw the legend (``legend``: its keyword arguments) and the
+    title, and save the figure in ``formats``."""
     ax.set_xlabel("$m_X$ [GeV]")
-    ax.set_ylabel("$p_0$")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.set_ylabel(ylabel)
+    ax.legend(**legend)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
