@@ -35,23 +35,11 @@ This module re-exports the public names of the :mod:`hpjax.likelihood.belle2` pa
 
 from __future__ import annotations
 
+from .belle2 import spectrum
 from .belle2.published import PublishedLikelihood, published_likelihood
 from .belle2.pyhf_backend import PyhfStatModel, augmented_spec, jax_backend
 from .belle2.regenerate import write_published_fit
-from .belle2.spectrum import (
-    BR_TEMPLATE,
-    CHANNEL_NAMES,
-    N_GEN_BINS,
-    Q2_EDGES,
-    Q2_MAX,
-    SIGNAL_CHANNELS,
-    constants,
-    new_physics_nodes,
-    new_physics_spectrum,
-    soft_bin_weights,
-    template_bin_br,
-    template_dbr_dq2,
-)
+from .belle2.spectrum import *  # noqa: F403  (its __all__, re-exported in __all__ below)
 from .belle2.statmodel import HistFactory
 from .belle2.term import BACKENDS, Belle2Full
 
@@ -62,19 +50,8 @@ __all__ = [
     "PyhfStatModel",
     "PublishedLikelihood",
     "published_likelihood",
-    "new_physics_spectrum",
-    "new_physics_nodes",
-    "soft_bin_weights",
-    "template_dbr_dq2",
-    "template_bin_br",
     "jax_backend",
     "augmented_spec",
     "write_published_fit",
-    "constants",
-    "BR_TEMPLATE",
-    "Q2_MAX",
-    "N_GEN_BINS",
-    "Q2_EDGES",
-    "SIGNAL_CHANNELS",
-    "CHANNEL_NAMES",
+    *spectrum.__all__,  # new_physics_spectrum, ..., constants, BR_TEMPLATE, ..., CHANNEL_NAMES
 ]
