@@ -87,12 +87,11 @@ sqrt(q^2 - 4 m_l^2) threshold analytic). The range is clipped to the physical re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax.numpy as jnp
 
 from .bkll_inputs import bkll_covariance, bkll_input_info, bkll_param, with_bkll_inputs
 from .couplings import ckm
+from .decays import ChannelNames
 from .formfactors import z_bsz
 from .kinematics import kallen, sqrt_pos
 from .numerics.quadrature import endpoint_map
@@ -119,21 +118,13 @@ __all__ = [
 DEFAULT_ORDER_BKLL = 32
 
 
-@dataclass(frozen=True)
-class _BKllChannel:
-    name: str
-    parent: str  # input name of the parent mass
-    daughter: str  # input name of the daughter mass
-    lifetime: str  # input name of the parent lifetime
-
-
 BKLL_CHANNELS = {
-    "B+->K+": _BKllChannel("B+->K+", "m_Bp", "m_Kp", "tau_Bp"),
-    "B0->K*0": _BKllChannel("B0->K*0", "m_B0", "m_Kstar0", "tau_B0"),
+    "B+->K+": ChannelNames("B+->K+", "m_Bp", "m_Kp", "tau_Bp"),
+    "B0->K*0": ChannelNames("B0->K*0", "m_B0", "m_Kstar0", "tau_B0"),
 }
 
 
-def _channel(name: str) -> _BKllChannel:
+def _channel(name: str) -> ChannelNames:
     try:
         return BKLL_CHANNELS[name]
     except KeyError:

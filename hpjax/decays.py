@@ -50,6 +50,7 @@ __all__ = [
     "CHANNELS",
     "PRESCRIPTIONS",
     "KL_CONVENTIONS",
+    "ChannelNames",
     "Channel",
     "hadronic_factor",
     "coupling_squared",
@@ -73,11 +74,17 @@ KL_CONVENTIONS = ("re", "abs", "im")
 
 
 @dataclass(frozen=True)
-class Channel:
+class ChannelNames:
+    """The input names of a meson decay channel (also the B -> K l+ l- channels of hpjax.bkll)."""
+
     name: str
     parent: str  # input name of the parent mass
     daughter: str  # input name of the daughter mass
     lifetime: str  # input name of the parent lifetime
+
+
+@dataclass(frozen=True)
+class Channel(ChannelNames):
     vector: bool  # P -> V (A0) instead of P -> P' (f0)
     transition: str  # "bs" or "sd"
 
