@@ -59,9 +59,9 @@ True
 from ..names import DATASET_TERMS as TERMS
 from ..names import HIGGS_SCENARIOS, KINDS
 from ..names import MEASURED_OBSERVABLES as OBSERVABLES
-from . import database
 from .checks import MeasurementFileError
 from .database import *  # noqa: F403  (its __all__, re-exported in __all__ below)
+from .database import __all__ as DATABASE_NAMES
 from .records import (
     RECORDS,
     CorrelatedGaussian,
@@ -91,6 +91,6 @@ __all__ = [
     "CorrelatedGaussian",
     "PyhfLikelihood",
     "MeasurementFileError",
-    *database.__all__,  # load_measurement, ..., citations, UnknownNameError
+    *DATABASE_NAMES,  # load_measurement, ..., citations, UnknownNameError
     "read_table",
 ]
