@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 TEST_WORKERS ?= 2
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 
-.PHONY: demo test lint format bench bench-quadrature venv clean
+.PHONY: demo test test-all lint format bench bench-quadrature venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check hpjax tests benchmarks
 	$(BIN)/ruff format --check hpjax tests benchmarks
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" --durations=15
+
+# make test-all: the suite with the heavy cross-checks marked slow (about twice as long)
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # make bench: the benchmark suite (benchmarks/run.py; about 10 minutes on 2 cores), results in
 # benchmarks/RESULTS.md and results.json. BENCH_ARGS="--quick" for a development run,

@@ -83,6 +83,7 @@ def test_boltzmann_swave_toy_vs_kolb_turner():
     assert -1.0 < float(grad / val) < -0.9
 
 
+@pytest.mark.slow
 def test_boltzmann_vs_eq29_at_the_benchmark(inputs):
     """At eq. (29)'s point (y_D = 1e-4, sin = 1e-3, m_chi = 0.1, m_hD = 1 GeV) the Boltzmann
     solution is Omega h^2 ~ 8e5, not 1e20: <sigma v> is so small that chi decouples while
@@ -151,6 +152,7 @@ class _Stub:
         return self.value
 
 
+@pytest.mark.slow
 def test_freeze_in_s_channel_equals_decays_of_thermal_hD(freeze_in, decays):
     """Freeze-in by f fbar -> h_D(*) -> chi chibar is dominated by the resonance: a thermal h_D
     decaying to chi chibar (Gamma_chi << Gamma_SM, so the on-shell h_D goes to chi with

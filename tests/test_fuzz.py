@@ -144,7 +144,9 @@ def test_values_finite(name, prescription):
     assert not bad, bad
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "dark_abelian" else n for n in MODELS]
+)
 def test_gradients_finite(name):
     """Gradients of ln L of the paper dataset: finite at every point. The lfu term is checked on its
     own: at m_hD Gamma_hD < 1e-140 GeV^2 its arctan(x / G) still divides by G^2 (fixed by

@@ -187,6 +187,7 @@ def test_points_cover_the_advertised_regions(inputs):
             assert np.min(np.abs(nodes - p[0])) > 4 * REL_STEP * p[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", CLASSES, ids=IDS)
 def test_forward_gradient_matches_finite_difference(grad_data, cls):
     d = grad_data[cls]
@@ -250,6 +251,7 @@ def test_reverse_mode_matches_forward_mode(grad_data, cls):
     assert np.mean(size > 1e-3 * scale) > 0.5  # not vacuous
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", CLASSES, ids=IDS)
 def test_gradients_finite_at_thresholds(grad_data, cls):
     d = grad_data[cls]

@@ -89,6 +89,7 @@ def test_best_fit_reproduces_paper_central_curve(central_fit, inputs):
     assert fit.errors["sin_theta"] == pytest.approx(want * 0.7e-5 / (2 * (2.3e-5 - 4.29e-6)), rel=0.01)
 
 
+@pytest.mark.slow
 def test_profile_matches_brute_force_grid():
     """Profile in m_hD (sin theta profiled) of Belle II + Belle K*: equal to the minimum over a fine
     sin(theta) grid, to that grid's resolution; so are the 68 % and 95 % intervals."""

@@ -222,6 +222,7 @@ def physics():
     return model, lik, res
 
 
+@pytest.mark.slow
 def test_physics_belle2_sin_theta(physics):
     model, lik, res = physics
     _, (sm,), cov = lik.nuisance_prior()
