@@ -52,6 +52,7 @@ __all__ = [
     "KL_CONVENTIONS",
     "ChannelNames",
     "Channel",
+    "check_options",
     "hadronic_factor",
     "coupling_squared",
     "gamma_two_body",
@@ -104,7 +105,8 @@ def _channel(name: str) -> Channel:
         raise ValueError(f"unknown channel '{name}'; valid channels: {list(CHANNELS)}") from None
 
 
-def _check(prescription: str, kl_convention: str) -> None:
+def check_options(prescription: str, kl_convention: str) -> None:
+    """One line naming a prescription or K_L convention that is not one of the valid ones."""
     if prescription not in PRESCRIPTIONS:
         raise ValueError(f"unknown prescription '{prescription}'; valid: {list(PRESCRIPTIONS)}")
     if kl_convention not in KL_CONVENTIONS:
@@ -275,7 +277,7 @@ def gamma_invisible_many(
     channels, model, inputs, prescription: str = "unified", kl_convention: str = "re", n: int = DEFAULT_ORDER
 ):
     """Gamma(P -> P' + invisible) [GeV] of several channels: array (C, *batch)."""
-    _check(prescription, kl_convention)
+    check_options(prescription, kl_convention)
     three = gamma_three_body_many(channels, model, inputs, kl_convention, n)
     if prescription == "unified":
         return three

@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 
-from .decays import branching_ratio, gamma_invisible_many, gamma_two_body
+from .decays import branching_ratio, check_options, gamma_invisible_many, gamma_two_body
 from .inputs import Inputs
 from .kinematics import lifetime, safe_ratio
 from .models import gamma_h_invisible, gamma_hD_invisible, gamma_hD_total
@@ -74,6 +77,21 @@ def predict(
     own = getattr(model, "predictions", None)
     if own is not None:  # a model that predicts its own observables (hpjax.invisible.InvisibleX)
         return own(inputs, wanted)
+    # one compiled program per (model structure, shapes, options): an eager call compiles once
+    # (instead of dispatching ~4000 operations one by one), and inside a caller's jit, vmap or grad
+    # the trace of the physics is reused from JAX's cache
+    check_options(prescription, kl_convention)
+    out = _predict_compiled(model, inputs, tuple(wanted), prescription, kl_convention, int(n))
+    return {k: out[k] for k in wanted}
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _predict_compiled(model, inputs, wanted, prescription, kl_convention, n):
+    return _predict(model, inputs, wanted, prescription, kl_convention, n)
+
+
+def _predict(model, inputs, wanted, prescription, kl_convention, n):
+    """The observables ``wanted`` (validated names) of a model without its own predictions."""
     out = {}
     inv_channels = [ch for ch, (inv_name, _) in _MESON.items() if inv_name in wanted]
     if inv_channels:  # all channels through one vectorised q^2 integral

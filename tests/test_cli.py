@@ -140,7 +140,7 @@ def test_cli_and_plotting_import_no_private_names():
     assert not [s for p in files for s in _private_imports(p)]
 
 
-def test_cli_fit_profile_sample_cite(good, write_spec, tmp_path, capsys):
+def test_cli_fit_profile_cite(good, write_spec, tmp_path, capsys):
     p = write_spec(good)
     out = tmp_path / "out"
     assert main(["fit", str(p)]) == 0
@@ -154,6 +154,15 @@ def test_cli_fit_profile_sample_cite(good, write_spec, tmp_path, capsys):
     lo, hi = prof["interval_68"][0]
     assert lo < 6.02e-3 < hi and (out / "profile.png").exists()
 
+    assert main(["cite", str(p)]) == 0
+    text = capsys.readouterr().out
+    assert "arXiv:2312.00982" in text and "2311.14647" in text and "PDG" in text
+
+
+@pytest.mark.slow  # make test runs `hpjax sample` in test_robustness (Ctrl-C keeps the finished draws)
+def test_cli_sample_summary(good, write_spec, tmp_path, capsys):
+    p = write_spec(good)
+    out = tmp_path / "out"
     rc = main(["sample", str(p)])
     assert (out / "posterior.nc").exists() and (out / "corner.png").exists()
     text = capsys.readouterr().out
@@ -166,10 +175,6 @@ def test_cli_fit_profile_sample_cite(good, write_spec, tmp_path, capsys):
     assert rc in (0, 1)  # 1 only when diagnostics fail, which the output then says
     if rc == 1:
         assert "PROBLEM" in text
-
-    assert main(["cite", str(p)]) == 0
-    text = capsys.readouterr().out
-    assert "arXiv:2312.00982" in text and "2311.14647" in text and "PDG" in text
 
 
 def test_cli_predict_and_bad_parameters(capsys):

@@ -30,8 +30,14 @@ def _compare(key, new, rtol=1e-12, atol=0.0):
     assert not np.isnan(new).any(), f"{key}: NaN at {np.flatnonzero(np.isnan(new))[:5]}"
 
 
-@pytest.mark.parametrize("presc", PRESCRIPTIONS)
-@pytest.mark.parametrize("kind", MODEL_KINDS)
+# make test: each model and each prescription once; make test-all: all four combinations
+CASES = [(k, p) for k in MODEL_KINDS for p in PRESCRIPTIONS]
+FAST_CASES = {("singlet", "paper"), ("dark_abelian", "unified")}
+
+
+@pytest.mark.parametrize(
+    "kind, presc", [c if c in FAST_CASES else pytest.param(*c, marks=pytest.mark.slow) for c in CASES]
+)
 def test_golden_observables_and_terms(kind, presc):
     cls = CLASSES[kind]
     pts = points(kind, N_POINTS)

@@ -181,6 +181,7 @@ def backends():
     return Belle2Full(backend="lean"), Belle2Full(backend="pyhf")
 
 
+@pytest.mark.slow  # make test: lean values and gradients vs pyhf (test_belle2_full) and the joint profile vs grid
 def test_lean_profile_equals_pyhf_profile(backends):
     """The profiled ln L (6 Gauss-Newton steps) of both backends agree to 1e-6 from no signal to
     large two-body signals (the full 2000-point (m_hD, sin theta) grid is in benchmarks/run.py)."""

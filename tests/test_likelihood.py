@@ -198,6 +198,7 @@ def test_term_gradients_match_finite_differences(smooth_paper):
             assert float(jac[term][name]) == pytest.approx(rich, rel=1e-6, abs=1e-9 * max(1.0, abs(rich))), (term, name)
 
 
+@pytest.mark.slow  # make test: test_gradients::test_vmap_equals_python_loop (predict) and test_golden (vmapped terms)
 def test_vmap_equals_loop(smooth_paper):
     lik = smooth_paper
     rng = np.random.default_rng(1)

@@ -72,12 +72,14 @@ def test_chunked_equals_unchunked(tmp_path):
     assert a["log_likelihood"].dims == ("m_hD", "sin_theta")
 
 
+@pytest.mark.slow  # make bench records the peak memory of the 1e6-point scan
 def test_peak_memory_stays_bounded_as_the_grid_grows(tmp_path):
     small = _run(tmp_path / "s", n_mass=20, chunk=64)
     large = _run(tmp_path / "l", n_mass=400, chunk=64)  # 20x the points, same chunk
     assert large["rss_mb"] - small["rss_mb"] < 60, (small, large)
 
 
+@pytest.mark.slow  # make test: test_multihost kills a scan process and resumes it
 def test_resume_after_kill_gives_the_same_file(tmp_path):
     spec = (ROOT / "fits" / "fig1_unified.toml").read_text()
     spec = spec.replace("points = 120", "points = 40").replace("points = 90", "points = 30")
@@ -186,6 +188,7 @@ def test_regions_are_filled_contours_matching_the_grid(fig1_scan, tmp_path):
     assert inside[0] and not inside[-1] and np.all(np.diff(inside.astype(int)) <= 0)
 
 
+@pytest.mark.slow  # make test: test_fig1_content (the same drawing code); make demo draws Fig. 1
 def test_fig2_and_fig4_content(tmp_path):
     lik2 = hpjax.Likelihood(
         hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["belle2", "lfu"], free=("sin_theta", "y_D")
