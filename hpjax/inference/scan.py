@@ -181,6 +181,14 @@ def _point_function(lik, names, profile, observables, transforms):
     return point
 
 
+def _calls_lapack_on_cpu(point, n_axes: int, mesh) -> bool:
+    """Whether the per-point function, on a CPU mesh, lowers to LAPACK custom calls."""
+    if mesh.devices.flat[0].platform != "cpu":
+        return False
+    spec = jax.ShapeDtypeStruct((1, n_axes), jnp.float64)
+    return "lapack_" in jax.jit(jax.vmap(point)).lower(spec).as_text()
+
+
 def _cuts(todo: np.ndarray, chunk: int):
     """The points still to compute (flat indices, ascending) cut into chunks of ``chunk``."""
     return [todo[i : i + chunk] for i in range(0, todo.size, chunk)]
@@ -250,7 +258,17 @@ def scan(
     out_dir = pathlib.Path(out_dir)
     chunk_dir = out_dir / "chunks"
     chunk_dir.mkdir(parents=True, exist_ok=True)
+    point = _point_function(lik, names, profile, list(observables), tr)
     mesh = make_mesh(devices)
+    if mesh.devices.size > 1 and _calls_lapack_on_cpu(point, len(names), mesh):
+        # a program with LAPACK calls (the profiled belle2_full term's Cholesky solves) hangs in
+        # XLA's CPU runtime when two CPU devices of one process run it at once (measured: no CPU
+        # use after the first chunk starts, hpjax 0.1, jax 0.10.2); one device per process is safe
+        log(f"scan: {lik} calls LAPACK; on CPU it runs on one device per process (not {mesh.devices.size})")
+        first = {}
+        for d in mesh.devices.flat:  # the first device of every process
+            first.setdefault(d.process_index, d)
+        mesh = make_mesh(list(first.values()))
     n_dev = mesh.devices.size
     n_points = points.shape[0]
     chunk = min(chunk_size or auto_chunk_size(), n_points)
@@ -265,7 +283,6 @@ def scan(
     from jax.sharding import NamedSharding, PartitionSpec
 
     sharding = NamedSharding(mesh, PartitionSpec("points"))
-    point = _point_function(lik, names, profile, list(observables), tr)
     compiled = {}
 
     def executable():

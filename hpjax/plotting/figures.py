@@ -215,7 +215,7 @@ def belle2_full(ds, path, title="", formats=("png", "pdf")) -> dict:
     _labels(ax, M_LABEL, S_LABEL, title or "Singlet Higgs portal: Belle II full likelihood")
     prof_full = np.nanmin(full, axis=1) - np.nanmin(full)
     prof_gauss = np.nanmin(gauss, axis=1) - np.nanmin(gauss)
-    bx.plot(m, prof_full, color="#1f4e79", lw=2, label="full likelihood (pyhf, 231 nuisances profiled)")
+    bx.plot(m, prof_full, color="#1f4e79", lw=2, label="full likelihood (231 nuisances profiled)")
     bx.plot(m, prof_gauss, color="#9ec3e6", lw=2, ls="--", label="Gaussian BR (paper)")
     for lvl in (1.0, 4.0):
         bx.axhline(lvl, color="0.6", lw=0.8, ls=":")
