@@ -81,15 +81,11 @@ def predict(
     # (instead of dispatching ~4000 operations one by one), and inside a caller's jit, vmap or grad
     # the trace of the physics is reused from JAX's cache
     check_options(prescription, kl_convention)
-    out = _predict_compiled(model, inputs, tuple(wanted), prescription, kl_convention, int(n))
+    out = _predict(model, inputs, tuple(wanted), prescription, kl_convention, int(n))
     return {k: out[k] for k in wanted}
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
-def _predict_compiled(model, inputs, wanted, prescription, kl_convention, n):
-    return _predict(model, inputs, wanted, prescription, kl_convention, n)
-
-
 def _predict(model, inputs, wanted, prescription, kl_convention, n):
     """The observables ``wanted`` (validated names) of a model without its own predictions."""
     out = {}
