@@ -12,7 +12,8 @@ value and what is allowed. Layout (all sections but ``[model]`` optional)::
     [likelihood.belle2_full]    # nuisances = "profile" | "float", sm, smoothing, steps
     [task.fit]                  # n_starts, seed, max_iter, ftol (optional value tolerance in chi2)
     [task.profile]              # [task.profile.poi.<param>] range, points, scale; ftol
-    [task.sample]               # num_warmup, num_samples, num_chains, seed, target_accept, segments
+    [task.sample]               # num_warmup, num_samples, num_chains, seed, target_accept, dense_mass,
+                                # max_tree_depth, segments
     [output]                    # directory
 
 >>> from hpjax.spec import load_spec
@@ -63,6 +64,8 @@ _TASK_KEYS = {
         "num_chains": int,
         "seed": int,
         "target_accept": float,
+        "dense_mass": bool,
+        "max_tree_depth": int,
         "segments": int,
     },
     "scan": {"axes": dict, "profile": list, "chunk_size": int, "observables": list},
@@ -291,7 +294,7 @@ def load_spec(path) -> FitSpec:
     for tname, t in task.items():
         _check_keys(path, f"task.{tname}", t, set(_TASK_KEYS[tname]))
         for k, typ in _TASK_KEYS[tname].items():
-            if k in t and not isinstance(t[k], typ) or (k in t and isinstance(t[k], bool)):
+            if k in t and (not isinstance(t[k], typ) or (typ is not bool and isinstance(t[k], bool))):
                 _err(path, f"task.{tname}.{k}", f"must be of type {typ.__name__}, got {t[k]!r}")
             low = 0 if k == "seed" else 1
             if k in t and typ is int and t[k] < low:

@@ -9,6 +9,11 @@ hpjax/data/belle2_knunu/template.toml.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -355,3 +360,35 @@ def test_joint_profile_is_the_minimum_over_a_profiled_grid():
     assert np.all(prof.chi2 <= chi2.min(axis=1) + 1e-6)
     # h_D at 2.1 GeV: the data's preferred mass; 1 GeV disfavoured by Delta chi2 > 9
     assert prof.chi2[1] < prof.chi2[0] - 9.0 and 3e-3 < s_prof[1] < 6e-3
+
+
+LAPACK_SCRIPT = """
+import json, sys, numpy as np, jax, hpjax
+from hpjax.inference.scan import scan
+lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(2.0, 4e-3, 1.0, 0.0), terms=["belle2_full"], belle2_full={"steps": 3})
+lines = []
+ds = scan(lik, {"sin_theta": np.array([3e-3, 5e-3])}, sys.argv[1], chunk_size=2, progress=False, log=lines.append)
+ref = [float(jax.jit(lik.log_likelihood)({"m_hD": 2.0, "sin_theta": s})) for s in (3e-3, 5e-3)]
+print(json.dumps({"devices": jax.device_count(), "n_devices": int(ds.attrs["n_devices"]), "lines": lines,
+                  "scan": ds["log_likelihood"].values.tolist(), "ref": ref}))
+"""
+
+
+def test_scan_with_lapack_runs_on_one_cpu_device_per_process(tmp_path):
+    """On two CPU devices of one process, a profiled belle2_full chunk program (LAPACK Cholesky
+    calls) hangs in XLA's CPU runtime (docs/belle2-fits.md); scan() then runs it on one device per
+    process, says so in one line, and returns the point-by-point values. The timeout turns a
+    regression (the hang) into a failure instead of a stuck suite."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    r = subprocess.run(
+        [sys.executable, "-c", LAPACK_SCRIPT, str(tmp_path / "scan")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["devices"] == 2 and out["n_devices"] == 1
+    assert any("calls LAPACK" in line and "one device per process" in line for line in out["lines"])
+    np.testing.assert_allclose(out["scan"], out["ref"], rtol=1e-10)

@@ -121,9 +121,11 @@ def cmd_profile(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from ..inference import corner_plot, sample
+    from ..inference import corner_plot, distributed, sample
     from ..inference.sample import SampleInterrupted
     from ..likelihood.likelihood import BELLE2_FULL_PREFIX
+
+    distributed.use_all_cpu_cores()  # chains over every core, as hpjax scan (before JAX starts its backend)
 
     spec = load_spec(args.spec)
     opts = spec.tasks.get("sample", {})
@@ -153,6 +155,8 @@ def cmd_sample(args) -> int:
             num_chains=opts.get("num_chains", 4),
             seed=opts.get("seed", 0),
             target_accept=opts.get("target_accept", 0.8),
+            dense_mass=opts.get("dense_mass", False),
+            max_tree_depth=opts.get("max_tree_depth", 10),
             segments=min(opts.get("segments", 4), num_samples),
             metadata=metadata(spec, "sample", opts.get("seed", 0)),
         )

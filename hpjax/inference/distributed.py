@@ -19,6 +19,7 @@ import numpy as np
 
 __all__ = [
     "use_all_cpu_cores",
+    "calls_lapack_on_cpu",
     "initialize",
     "parse_spec",
     "process_count",
@@ -28,6 +29,19 @@ __all__ = [
     "global_array",
     "local_rows",
 ]
+
+
+def calls_lapack_on_cpu(lowered, mesh) -> bool:
+    """Whether a lowered program on a CPU ``mesh`` calls LAPACK (jaxlib's ``lapack_*`` kernels).
+
+    Such a program must run on one CPU device per process: jaxlib's batched LAPACK kernels (e.g.
+    ``lapack_dpotrf_ffi`` on a batch of matrices, from ``vmap``) split the batch over XLA's intra-op
+    thread pool and wait for it, while that pool's threads (one per core) are the ones running the
+    devices' programs. With as many devices as cores every thread ends up waiting and the process
+    deadlocks (seen with gdb: ``jax::ParallelBatchMap`` in ``BlockingCounter::Wait`` on every
+    ``tf_XLAEigen`` thread; reproduced by a shard_map of ``jnp.linalg.cholesky`` over 64 matrices
+    per device on 2 devices of a 2-core machine, jax/jaxlib 0.10.2; 1 or 2 matrices do not hang)."""
+    return mesh.devices.flat[0].platform == "cpu" and "lapack_" in lowered.as_text()
 
 
 def use_all_cpu_cores() -> bool:

@@ -20,6 +20,7 @@ process at the end.
 from __future__ import annotations
 
 import inspect
+import sys
 import weakref
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import distributed as dist
+from .distributed import calls_lapack_on_cpu
 
 __all__ = ["Layout", "CompiledNUTS", "compiled_nuts", "run_stage", "STAT_FIELDS"]
 
@@ -144,15 +146,13 @@ class CompiledNUTS:
         return jax.lax.scan(one, state, None, length=n)
 
     # ---- all chains ------------------------------------------------------------------------------
-    def _compiled(self, n):
+    def _jitted(self, n):
         from jax.sharding import PartitionSpec as P
 
-        if n not in self._runs:
-            sm, check = _shard_map()
-            batched = jax.vmap(partial(self._chain, n=n), in_axes=(None, 0, 0, 0, None, None))
-            specs = (P(), P("chains"), P("chains"), P("chains"), P(), P())
-            self._runs[n] = jax.jit(sm(batched, mesh=self.mesh, in_specs=specs, out_specs=P("chains"), **check))
-        return self._runs[n]
+        sm, check = _shard_map()
+        batched = jax.vmap(partial(self._chain, n=n), in_axes=(None, 0, 0, 0, None, None))
+        specs = (P(), P("chains"), P("chains"), P("chains"), P(), P())
+        return jax.jit(sm(batched, mesh=self.mesh, in_specs=specs, out_specs=P("chains"), **check))
 
     def _put(self, x, spec):
         from jax.sharding import NamedSharding, PartitionSpec
@@ -160,18 +160,14 @@ class CompiledNUTS:
         sharding = NamedSharding(self.mesh, PartitionSpec(*spec))
         return jax.tree.map(lambda a: dist.global_array(np.asarray(a), sharding), x)
 
-    def run(self, data, u0, keys, states, n_warm: int, n: int):
-        """(states, draws): ``n_warm`` warmup steps then ``n`` draws of every chain, from ``states``
-        (None: new chains at ``u0`` (chains, dim) with ``keys`` (chains, 2)). Draws have chain x
-        draw leading axes; states stay on the devices for the next piece."""
+    def _args(self, data, u0, keys, states, n_warm):
         fresh = states is None
         if fresh:  # a placeholder of the state's structure (replaced inside by the new state)
             if self._state_shapes is None:  # traced once, like the run itself
                 self._state_shapes = jax.eval_shape(lambda d, u, k: self._kernel(d, u, k)[0], data, u0[0], keys[0])
-            shapes = self._state_shapes
-            states = jax.tree.map(lambda a: np.zeros((u0.shape[0],) + a.shape, a.dtype), shapes)
+            states = jax.tree.map(lambda a: np.zeros((u0.shape[0],) + a.shape, a.dtype), self._state_shapes)
             states = self._put(states, ("chains",))
-        args = (
+        return (
             self._put(data, ()),
             self._put(u0, ("chains",)),
             self._put(keys, ("chains",)),
@@ -179,7 +175,34 @@ class CompiledNUTS:
             self._put(np.asarray(fresh), ()),
             self._put(np.asarray(int(n_warm), np.int32), ()),
         )
-        return run_stage(self._compiled(int(n)), *args)
+
+    def run(self, data, u0, keys, states, n_warm: int, n: int):
+        """(states, draws): ``n_warm`` warmup steps then ``n`` draws of every chain, from ``states``
+        (None: new chains at ``u0`` (chains, dim) with ``keys`` (chains, 2)). Draws have chain x
+        draw leading axes; states stay on the devices for the next piece.
+
+        A program with LAPACK calls (a dense mass matrix's Cholesky, a profiled belle2_full term)
+        runs on one CPU device: batched LAPACK kernels of jaxlib split their batch over XLA's
+        intra-op thread pool, whose threads (one per core) are the ones running the devices'
+        programs, and wait for it, so two CPU devices deadlock (docs/belle2-fits.md)."""
+        n = int(n)
+        args = self._args(data, u0, keys, states, n_warm)
+        if n not in self._runs:
+            lowered = self._jitted(n).lower(*args)
+            if self.mesh.devices.size > 1 and dist.process_count() == 1 and calls_lapack_on_cpu(lowered, self.mesh):
+                from jax.sharding import Mesh
+
+                print(
+                    f"sample: the NUTS program of {self.lik} calls LAPACK; on CPU it runs on one device "
+                    f"(not {self.mesh.devices.size})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self.mesh = Mesh(np.array(jax.devices()[:1]), ("chains",))
+                args = self._args(data, u0, keys, states, n_warm)
+                lowered = self._jitted(n).lower(*args)
+            self._runs[n] = lowered.compile()
+        return run_stage(self._runs[n], *args)
 
     @staticmethod
     def fetch(tree) -> dict:

@@ -186,7 +186,7 @@ def _calls_lapack_on_cpu(point, n_axes: int, mesh) -> bool:
     if mesh.devices.flat[0].platform != "cpu":
         return False
     spec = jax.ShapeDtypeStruct((1, n_axes), jnp.float64)
-    return "lapack_" in jax.jit(jax.vmap(point)).lower(spec).as_text()
+    return dist.calls_lapack_on_cpu(jax.jit(jax.vmap(point)).lower(spec), mesh)
 
 
 def _cuts(todo: np.ndarray, chunk: int):
@@ -261,9 +261,9 @@ def scan(
     point = _point_function(lik, names, profile, list(observables), tr)
     mesh = make_mesh(devices)
     if mesh.devices.size > 1 and _calls_lapack_on_cpu(point, len(names), mesh):
-        # a program with LAPACK calls (the profiled belle2_full term's Cholesky solves) hangs in
-        # XLA's CPU runtime when two CPU devices of one process run it at once (measured: no CPU
-        # use after the first chunk starts, hpjax 0.1, jax 0.10.2); one device per process is safe
+        # a program with LAPACK calls (the profiled belle2_full term's Cholesky solves) deadlocks
+        # when several CPU devices of one process run it (see distributed.calls_lapack_on_cpu);
+        # one device per process is safe
         log(f"scan: {lik} calls LAPACK; on CPU it runs on one device per process (not {mesh.devices.size})")
         first = {}
         for d in mesh.devices.flat:  # the first device of every process
