@@ -24,8 +24,8 @@ M_MIN = 0.01
 M_MAX_BOTH = 20.0
 #: the grids: (points along m_hD, points along sin theta)
 GRID_SHAPES = {10_000: (100, 100), 100_000: (500, 200), 1_000_000: (1000, 1000)}
-#: points per block of the ``blocked`` scan (chosen on 2 CPU cores: 32..1024 within 15 %)
-BLOCK = 128
+#: points per block of the ``blocked`` scan: hpjax.inference.scan.CPU_BLOCK (24; measured there)
+BLOCK = 24
 
 
 def model():

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SECTIONS = ("scan", "gradient", "nuts", "emcee", "compile", "import", "memory", "belle2_full")
+SECTIONS = ("scan", "gradient", "nuts", "emcee", "compile", "import", "memory", "belle2_full", "hypotest")
 #: agreement required of every baseline before it is timed
 AGREEMENT_TOL = 1e-6
 
@@ -588,6 +588,49 @@ def bench_memory(cfg) -> dict:
     return out
 
 
+def bench_hypotest(cfg) -> dict:
+    """Look-elsewhere toys (issue 13): 10^4 background-only toys of Belle II's full likelihood
+    (231 nuisances and the auxiliary data drawn from their constraints), each profiled over the
+    invisible X's mass (23 masses, BR and the nuisances fitted at every mass), in a fresh process
+    (`benchmarks/hypotest_bench.py --sections lee`, one XLA CPU device: its vmapped blocks of 500
+    toys use the cores through XLA's intra-op threads). ``--quick``: 1000 toys."""
+    n_toys = 1000 if cfg.quick else 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lee.json"
+        env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+        t0 = time.perf_counter()
+        cpu0 = os.times()
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "hypotest_bench.py"),
+                "--sections",
+                "lee",
+                "--toys",
+                str(n_toys),
+                "--out",
+                str(out),
+            ],
+            check=True,
+            env=env,
+        )
+        cpu1 = os.times()
+        wall = time.perf_counter() - t0
+        lee = json.loads(out.read_text())["lee"]
+    cpu = (cpu1.children_user + cpu1.children_system) - (cpu0.children_user + cpu0.children_system)
+    keep = (
+        "n_toys",
+        "Z_global",
+        "p_global",
+        "p_global_error",
+        "Z_gross_vitells",
+        "Z_local",
+        "seconds_toys",
+        "seconds_first_block_with_compile",
+    )
+    return {**{k: lee[k] for k in keep}, "process_wall_s": wall, "process_cpu_s": cpu, "load": os.getloadavg()}
+
+
 def bench_belle2_full(cfg) -> dict:
     """Profiled ln L of Belle II's full likelihood (231 nuisances, 6 Gauss-Newton steps) over a
     (m_hD, sin theta) grid of the singlet: the lean statistical model (analytic Jacobian, Woodbury
@@ -747,6 +790,7 @@ def main(argv=None):
         "import": bench_import,
         "memory": bench_memory,
         "belle2_full": bench_belle2_full,
+        "hypotest": bench_hypotest,
     }
     for s in sections:
         t0 = time.perf_counter()

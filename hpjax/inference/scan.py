@@ -7,7 +7,7 @@ and resumable after an interruption.
   batch axis is sharded over a 1-D ``jax.sharding.Mesh`` of ``jax.devices()`` (one CPU, several
   CPU devices with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``, one or many GPUs) with
   ``shard_map``. On each device the points are evaluated in vmapped blocks of ``block_size``
-  (``lax.map``; default :data:`CPU_BLOCK` = 128 on CPUs, where a block's q^2 nodes stay in cache:
+  (``lax.map``; default :data:`CPU_BLOCK` = 24 on CPUs, where a block's q^2 nodes stay in cache:
   4-5x faster than one vmap over the chunk, benchmarks/RESULTS.md) or in one vmap
   (``block_size=0``, the default on GPUs). Chunks are padded to a multiple of the device count.
 * Output: every finished chunk is written atomically to ``<out>/chunks/points_<first>_<last>.npz``
@@ -78,7 +78,11 @@ __all__ = [
 ]
 
 #: points per vmapped block on CPU devices (benchmarks: 32..1024 within 15 % on 2 cores)
-CPU_BLOCK = 128
+#: points per vmapped block on a CPU. Measured idle on 2 cores (2 devices), the `paper` likelihood
+#: over 10^6 points: 3.7e5 points/s (16), 3.9e5 (24), 2.2e5 (32-128); the profiled belle2_full
+#: term: 1090 points/s (24) against 730 (128). A block's intermediate arrays ((24, 4, 32) per q^2
+#: segment, ~40 of them) stay in the core's L2 cache; at 32 and more they spill.
+CPU_BLOCK = 24
 
 #: working memory of one scan point of the full likelihood (4 channels x 96 q^2 nodes and their
 #: intermediates), measured with benchmarks (peak RSS growth / chunk size), rounded up
