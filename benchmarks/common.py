@@ -26,6 +26,9 @@ M_MAX_BOTH = 20.0
 GRID_SHAPES = {10_000: (100, 100), 100_000: (500, 200), 1_000_000: (1000, 1000)}
 #: points per block of the ``blocked`` scan: hpjax.inference.scan.CPU_BLOCK (24; measured there)
 BLOCK = 24
+#: points per block of a blocked value_and_grad: the reverse pass of lax.map costs more per
+#: iteration, so larger blocks (measured in the gradient section of run.py)
+GRAD_BLOCK = 64
 
 
 def model():
