@@ -48,8 +48,9 @@ __all__ = [
 #: Gauss-Legendre order per segment of every q^2 integral (3 segments, 96 nodes in all). Chosen
 #: by benchmarks/quadrature_convergence.py over 816 cases (4 channels x 2 models x m_hD in
 #: [0.01, 20] GeV with every endpoint +- 1 MeV x Gamma_hD/m_hD in [1e-8, 0.3]): worst relative
-#: error vs adaptive quadrature 1.3e-2 (n=8), 8e-5 (16), 4.5e-7 (24), 1.2e-9 (32), 1.3e-10 (48,
-#: the reference's own accuracy). 32 is the smallest order with a 1000x margin on 1e-6.
+#: error vs adaptive quadrature 1.3e-2 (n=8), 8e-5 (16), 4.5e-7 (24), 1.2e-9 (32), 3.6e-11 (48),
+#: 1.1e-12 (96; rerun 2026-12-03, benchmarks/quadrature_convergence.json). 32 is the smallest order
+#: with a 1000x margin on 1e-6.
 DEFAULT_ORDER = 32
 
 #: K: the peak segment is |q^2 - m_hD^2| < K m_hD Gamma_hD.
