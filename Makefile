@@ -35,7 +35,7 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
-# make bench: the benchmark suite (benchmarks/run.py; about 10 minutes on 2 cores), results in
+# make bench: the benchmark suite (benchmarks/run.py; about 18 minutes on 2 cores), results in
 # benchmarks/RESULTS.md and results.json. BENCH_ARGS="--quick" for a development run,
 # BENCH_ARGS="--device gpu" on a GPU machine.
 BENCH_STAMP := $(VENV)/.installed-bench

@@ -6,7 +6,12 @@ and the site-safe names), so its posterior is Gaussian and known in closed form.
 once per session; the compile-heavy real-physics run is one fixture.
 """
 
+import json
 import math
+import os
+import pathlib
+import subprocess
+import sys
 
 import arviz as az
 import jax
@@ -271,3 +276,38 @@ def test_compiled_once_per_likelihood(good, glik, monkeypatch):
     again = sample(glik, priors, seed=5, num_samples=1000)
     assert calls == [] and again.ok, (len(calls), again.problems)
     assert not np.array_equal(np.asarray(again.idata.posterior["x"]), np.asarray(good.idata.posterior["x"]))
+
+
+DENSE_SCRIPT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import jax, numpy as np
+from test_sample import PRIORS, GaussianLikelihood
+from hpjax.inference.sample import sample
+lik = GaussianLikelihood()
+r = sample(lik, PRIORS, num_warmup=150, num_samples=100, num_chains=64, seed=2, dense_mass=True)
+post = r.samples
+used = json.loads(r.idata.posterior.attrs["settings"])["devices"]
+print(json.dumps({"devices": jax.device_count(), "used": used, "x": float(np.mean(post["x"]))}))
+"""
+
+
+@pytest.mark.slow  # ~30 s in a subprocess; make test keeps the scan's LAPACK-fallback test (test_belle2_full)
+def test_dense_mass_on_two_cpu_devices_runs_on_one(glik, tmp_path):
+    """A dense mass matrix puts a batched LAPACK Cholesky (one per chain) into the NUTS program,
+    which deadlocks on two CPU devices of a 2-core process (docs/belle2-fits.md); sample() then
+    runs the chains on one device per process and says so. 32 chains per device would hang
+    without the fallback; the timeout turns that into a failure."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    r = subprocess.run(
+        [sys.executable, "-c", DENSE_SCRIPT, str(pathlib.Path(__file__).parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "calls LAPACK; on CPU it runs on one device per process (1, not 2)" in r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    mean, _ = glik.analytic_posterior()
+    assert out["devices"] == 2 and out["used"] == 1 and abs(out["x"] - mean[0]) < 0.1

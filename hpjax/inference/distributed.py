@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "use_all_cpu_cores",
     "calls_lapack_on_cpu",
+    "one_device_per_process",
     "initialize",
     "parse_spec",
     "process_count",
@@ -42,6 +43,14 @@ def calls_lapack_on_cpu(lowered, mesh) -> bool:
     ``tf_XLAEigen`` thread; reproduced by a shard_map of ``jnp.linalg.cholesky`` over 64 matrices
     per device on 2 devices of a 2-core machine, jax/jaxlib 0.10.2; 1 or 2 matrices do not hang)."""
     return mesh.devices.flat[0].platform == "cpu" and "lapack_" in lowered.as_text()
+
+
+def one_device_per_process(devices) -> list:
+    """The first of ``devices`` in every process (what a program with LAPACK calls runs on)."""
+    first = {}
+    for d in devices:
+        first.setdefault(d.process_index, d)
+    return list(first.values())
 
 
 def use_all_cpu_cores() -> bool:

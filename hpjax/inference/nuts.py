@@ -30,7 +30,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import distributed as dist
-from .distributed import calls_lapack_on_cpu
 
 __all__ = ["Layout", "CompiledNUTS", "compiled_nuts", "run_stage", "STAT_FIELDS"]
 
@@ -182,23 +181,24 @@ class CompiledNUTS:
         draw leading axes; states stay on the devices for the next piece.
 
         A program with LAPACK calls (a dense mass matrix's Cholesky, a profiled belle2_full term)
-        runs on one CPU device: batched LAPACK kernels of jaxlib split their batch over XLA's
+        runs on one CPU device per process: batched LAPACK kernels of jaxlib split their batch over XLA's
         intra-op thread pool, whose threads (one per core) are the ones running the devices'
         programs, and wait for it, so two CPU devices deadlock (docs/belle2-fits.md)."""
         n = int(n)
         args = self._args(data, u0, keys, states, n_warm)
         if n not in self._runs:
             lowered = self._jitted(n).lower(*args)
-            if self.mesh.devices.size > 1 and dist.process_count() == 1 and calls_lapack_on_cpu(lowered, self.mesh):
+            one = dist.one_device_per_process(self.mesh.devices.flat)
+            if len(one) < self.mesh.devices.size and dist.calls_lapack_on_cpu(lowered, self.mesh):
                 from jax.sharding import Mesh
 
                 print(
                     f"sample: the NUTS program of {self.lik} calls LAPACK; on CPU it runs on one device "
-                    f"(not {self.mesh.devices.size})",
+                    f"per process ({len(one)}, not {self.mesh.devices.size})",
                     file=sys.stderr,
                     flush=True,
                 )
-                self.mesh = Mesh(np.array(jax.devices()[:1]), ("chains",))
+                self.mesh = Mesh(np.array(one), ("chains",))
                 args = self._args(data, u0, keys, states, n_warm)
                 lowered = self._jitted(n).lower(*args)
             self._runs[n] = lowered.compile()

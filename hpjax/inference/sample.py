@@ -384,6 +384,7 @@ def sample(
                 states, draws = cn.run(data, u0, keys, states, int(num_warmup) if k == 0 else 0, seg_len)
                 pieces.append(cn.fetch(draws))
         except KeyboardInterrupt:
+            settings["devices"] = len(cn.mesh.devices.flat)  # one per process if the program calls LAPACK
             done = min(len(pieces) * seg_len, int(num_samples))
             if not pieces:
                 raise SampleInterrupted(None, 0, int(num_samples)) from None
@@ -395,6 +396,7 @@ def sample(
                 samples, stats, lik, priors, names, sampled, meta, wall, {**settings, "num_samples_done": done}
             )
             raise SampleInterrupted(res, done, int(num_samples)) from None
+    settings["devices"] = len(cn.mesh.devices.flat)  # one per process if the program calls LAPACK
     samples, stats = joined()
     wall = time.perf_counter() - t0
     return build_result(samples, stats, lik, priors, names, sampled, dict(metadata or {}), wall, settings)

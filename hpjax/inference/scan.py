@@ -77,7 +77,6 @@ __all__ = [
     "CPU_BLOCK",
 ]
 
-#: points per vmapped block on CPU devices (benchmarks: 32..1024 within 15 % on 2 cores)
 #: points per vmapped block on a CPU. Measured idle on 2 cores (2 devices), the `paper` likelihood
 #: over 10^6 points: 3.7e5 points/s (16), 3.9e5 (24), 2.2e5 (32-128); the profiled belle2_full
 #: term: 1090 points/s (24) against 730 (128). A block's intermediate arrays ((24, 4, 32) per q^2
@@ -269,10 +268,7 @@ def scan(
         # when several CPU devices of one process run it (see distributed.calls_lapack_on_cpu);
         # one device per process is safe
         log(f"scan: {lik} calls LAPACK; on CPU it runs on one device per process (not {mesh.devices.size})")
-        first = {}
-        for d in mesh.devices.flat:  # the first device of every process
-            first.setdefault(d.process_index, d)
-        mesh = make_mesh(list(first.values()))
+        mesh = make_mesh(dist.one_device_per_process(mesh.devices.flat))
     n_dev = mesh.devices.size
     n_points = points.shape[0]
     chunk = min(chunk_size or auto_chunk_size(), n_points)
