@@ -169,18 +169,30 @@ def _row(tab, c):
     return {k: v[c] for k, v in tab.items()}
 
 
-def _hadronic_from_row(row, q2):
+def _is_bsz(channel: str) -> bool:
+    """Whether the channel's form factor is a BSZ z-expansion (b -> s) rather than K -> pi's linear one."""
+    return _channel(channel).transition == "bs"
+
+
+def _hadronic_from_row(row, q2, bsz=None):
+    """``bsz`` (static): True for rows with a BSZ form factor (slope 0), False for K -> pi rows
+    (c1 = c2 = 1/m_R^2 = 0), whose nodes then skip the z-expansion (a square root and two
+    divisions a node); None evaluates the general form, valid for every row."""
     mP, mD = row["mP"], row["mD"]
     tm = (mP - mD) ** 2
-    dz = z_bsz(q2, mP, mD) - z_bsz(0.0, mP, mD)  # the BSZ z-expansion of hpjax.formfactors
-    ff = (row["c0"] + dz * (row["c1"] + dz * row["c2"])) / (1.0 - q2 * row["inv_mR2"]) * (1.0 + row["slope"] * q2)
+    if bsz is False:
+        ff = row["c0"] * (1.0 + row["slope"] * q2)
+    else:
+        dz = z_bsz(q2, mP, mD) - z_bsz(0.0, mP, mD)  # the BSZ z-expansion of hpjax.formfactors
+        ff = (row["c0"] + dz * (row["c1"] + dz * row["c2"])) / (1.0 - q2 * row["inv_mR2"])
+        ff = ff if bsz else ff * (1.0 + row["slope"] * q2)
     # lambda > 0 also above (m_P + m_P')^2: keep only the physical region q2 < (m_P - m_P')^2
     lam = jnp.where(q2 < tm, kallen(mP**2, mD**2, q2), 0.0)
     return row["pref"] * ff**2 * sqrt_pos(lam) * jnp.where(row["vector"] > 0, lam, 1.0)
 
 
-def _gamma2_from_row(row, sin_theta, q2):
-    return row["coup2"] * sin_theta**2 * _hadronic_from_row(row, q2) / (64.0 * jnp.pi * row["mP"] ** 3)
+def _gamma2_from_row(row, sin_theta, q2, bsz=None):
+    return row["coup2"] * sin_theta**2 * _hadronic_from_row(row, q2, bsz) / (64.0 * jnp.pi * row["mP"] ** 3)
 
 
 def hadronic_factor(channel: str, q2, inputs):
@@ -207,12 +219,11 @@ def _batched(fn, model, *extra):
     return jnp.moveaxis(out, 0, -1).reshape(out.shape[1:] + shape)
 
 
-def _bw_integrand(row, mod, mh2, M, G, x):
+def _bw_integrand(row, mod, mh2, M, G, x, bsz=None):
     """dGamma/dq^2 ((x - M)^2 + G^2) at q^2 = x: the smooth part of the three-body integrand, which
     the Breit-Wigner quadrature weights by 1 / ((x - M)^2 + G^2) (M = m_hD^2, G = m_hD Gamma_hD)."""
-    mu = sqrt_pos(x)  # x can round to the threshold 0 when m_dark = 0
-    g2 = _gamma2_from_row(row, mod.sin_theta, x)
-    rho = mu * gamma_hD_invisible(mod, mu) / jnp.pi
+    g2 = _gamma2_from_row(row, mod.sin_theta, x, bsz)
+    rho = mod.mass_gamma_invisible(x) / jnp.pi  # sqrt(q^2) Gamma_inv(sqrt(q^2)), no square root
     # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
     return g2 * rho * ((mh2 - M) ** 2 + G**2) / (mh2 - x) ** 2
 
@@ -239,7 +250,7 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
         G = m_hD * gtot
         br_inv = safe_ratio(gamma_hD_invisible(mod), gtot)
 
-        def per_channel(row):
+        def per_channel(row, bsz):
             b = (row["mP"] - row["mD"]) ** 2
             # G below _G_MIN_REL b is a stable h_D at float64 resolution (its square would underflow)
             ok = (b > a) & (G > _G_MIN_REL * b)
@@ -250,7 +261,7 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
             M_s = jnp.where(ok, M, 1.5)
 
             def integrand(x):
-                return _bw_integrand(row, mod, mh2, M_s, G_s, x)
+                return _bw_integrand(row, mod, mh2, M_s, G_s, x, bsz)
 
             # the rule in units of s = sqrt(G b) (q^2 = s y): exact in exact arithmetic, it keeps
             # every square of the rule ((y - M/s)^2 + (G/s)^2, from (G/b) to (b/G)) representable
@@ -259,10 +270,19 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
             segs = bw_segments(a_s / sc, b_s / sc, M_s / sc, G_s / sc, n)
             # segment by segment (no concatenation of the nodes: see bw_segments)
             total = sum(jnp.sum(w * integrand(jnp.clip(sc * y, a_s, b_s))) for y, w in segs) / sc
-            nwa = _gamma2_from_row(row, mod.sin_theta, M) * br_inv
+            nwa = _gamma2_from_row(row, mod.sin_theta, M, bsz) * br_inv
             return jnp.where(ok, total, jnp.where(narrow, nwa, 0.0))
 
-        return jax.vmap(per_channel)(tab)
+        # one vectorised q^2 integral per form-factor kind (BSZ b -> s rows, linear K -> pi rows):
+        # two copies of the rule in the program at most, and no z-expansion at the K -> pi nodes
+        parts = {}
+        for kind in (True, False):
+            idx = [c for c, ch in enumerate(channels) if _is_bsz(ch) == kind]
+            if idx:
+                sub = {k: v[jnp.asarray(idx)] for k, v in tab.items()}
+                for c, val in zip(idx, jax.vmap(lambda r: per_channel(r, kind))(sub)):
+                    parts[c] = val
+        return jnp.stack([parts[c] for c in range(len(channels))])
 
     return _batched(point, model)
 

@@ -48,6 +48,8 @@ from .widths import (
     gamma_S_to_chichi,
     gamma_S_to_hadrons,
     gamma_S_to_leptons,
+    mass_gamma_S_to_ADAD,
+    mass_gamma_S_to_chichi,
 )
 
 __all__ = [
@@ -207,6 +209,12 @@ class Model:
         an array-valued ``m`` is allowed (the off-shell three-body integrand calls it at every q)."""
         raise NotImplementedError(f"{type(self).__name__} must define gamma_invisible(m)")
 
+    def mass_gamma_invisible(self, q2):
+        """q Gamma_inv(q) at q = sqrt(q2) [GeV^2]: what the off-shell q^2 integrands of hpjax.decays
+        need at every node. This default takes the square root; a subclass may give a form without it."""
+        q = sqrt_pos(q2)
+        return q * self.gamma_invisible(q)
+
     def gamma_visible(self, inputs, m=None):
         """Width [GeV] to SM states of a scalar of mass ``m`` (default m_hD): by default a
         SM-Higgs-like scalar mixed in with sin(theta) (leptons plus hadrons)."""
@@ -270,6 +278,9 @@ class SingletHiggsPortal(Model):
         """Eq. (18): h_D -> chi chibar."""
         m = self.m_hD if m is None else m
         return gamma_S_to_chichi(m, self.y_D, self.m_chi, cos_theta(self))
+
+    def mass_gamma_invisible(self, q2):
+        return mass_gamma_S_to_chichi(q2, self.y_D, self.m_chi, cos_theta(self))
 
     def gamma_h_invisible(self, inputs):
         """Eq. (19): h -> chi chibar."""
@@ -335,6 +346,9 @@ class DarkAbelianHiggs(Model):
         """Corrected eq. (46): h_D -> A_D A_D."""
         m = self.m_hD if m is None else m
         return gamma_S_to_ADAD(m, self.v_D, self.m_AD, cos_theta(self))
+
+    def mass_gamma_invisible(self, q2):
+        return mass_gamma_S_to_ADAD(q2, self.v_D, self.m_AD, cos_theta(self))
 
     def gamma_h_invisible(self, inputs):
         """Eqs. (47) + (48), corrected: h -> A_D A_D and h -> h_D h_D."""

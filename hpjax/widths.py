@@ -36,6 +36,8 @@ from .kinematics import beta_threshold, pow_pos, safe_ratio, sqrt_pos
 __all__ = [
     "gamma_S_to_chichi",
     "gamma_S_to_ADAD",
+    "mass_gamma_S_to_chichi",
+    "mass_gamma_S_to_ADAD",
     "gamma_S_to_leptons",
     "gamma_S_to_muons",
     "gamma_S_to_hadrons",
@@ -69,6 +71,20 @@ def gamma_S_to_ADAD(m, v_D, m_AD, cos_theta):
     w_tiny = m_t**3 * (1.0 - 4.0 * r2 + 12.0 * r2**2) * sqrt_pos(1.0 - 4.0 * r2)
     width = cos_theta**2 * jnp.where(big, w_big, w_tiny) / (32.0 * jnp.pi * v_D**2)
     return jnp.where(pos, width, 0.0)
+
+
+def mass_gamma_S_to_chichi(q2, y_D, m_chi, cos_theta):
+    """q Gamma(q -> chi chibar) at q = sqrt(q2) (eq. 18 times the mass), without the square root of
+    q2: the form the off-shell q^2 integrands need, q^2 y^2 beta^3 / (8 pi)."""
+    return y_D**2 * cos_theta**2 * q2 * pow_pos(beta_threshold(q2, m_chi), 1.5) / (8.0 * jnp.pi)
+
+
+def mass_gamma_S_to_ADAD(q2, v_D, m_AD, cos_theta):
+    """q Gamma(q -> A_D A_D) at q = sqrt(q2) (corrected eq. 46 times the mass), without the square
+    root of q2: (q^4 - 4 q^2 m_A^2 + 12 m_A^4) beta / (32 pi v_D^2); 0 below threshold."""
+    x = m_AD**2
+    poly = q2 * q2 - 4.0 * q2 * x + 12.0 * x * x
+    return jnp.where(q2 > 4.0 * x, cos_theta**2 * poly * sqrt_pos(beta_threshold(q2, m_AD)) / (32.0 * jnp.pi * v_D**2), 0.0)
 
 
 def _gamma_S_to_ll(m, sin_theta, m_l, inputs):

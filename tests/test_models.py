@@ -284,3 +284,30 @@ def test_no_isinstance_dispatch_on_model_classes():
         and not re.search(r"isinstance\(model, Model\)", line)
     ]
     assert not hits, hits
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        hpjax.SingletHiggsPortal(m_hD=1.0, sin_theta=0.1, y_D=0.7, m_chi=0.2),
+        hpjax.DarkAbelianHiggs(m_hD=1.0, sin_theta=0.1, v_D=3.0, m_AD=0.2),
+    ],
+    ids=["singlet", "dark_abelian"],
+)
+def test_mass_gamma_invisible_is_q_times_the_width(model):
+    """The square-root-free q Gamma_inv(q) of the q^2 integrands equals the base-class form
+    sqrt(q2) Gamma_inv(sqrt(q2)) below, at and above the 2 m_dark threshold, gradients included."""
+    from hpjax.models import Model
+
+    q2 = jnp.array([0.0, 1e-6, 0.159, 0.16, 0.1600001, 0.5, 4.0, 30.0])
+    got = model.mass_gamma_invisible(q2)
+    want = Model.mass_gamma_invisible(model, q2)
+    # 1e-7 above threshold beta^2 = 1 - 4 m^2/q2 is conditioned ~1e6: both forms carry 1e-10 there
+    np.testing.assert_allclose(np.delete(got, 4), np.delete(want, 4), rtol=1e-13, atol=0.0)
+    np.testing.assert_allclose(got[4], want[4], rtol=1e-9)
+    assert float(got[0]) == 0.0 and float(got[2]) == 0.0 and float(got[5]) > 0.0
+    g = jax.vmap(jax.grad(model.mass_gamma_invisible))(q2)
+    gw = jax.vmap(jax.grad(lambda x: Model.mass_gamma_invisible(model, x)))(q2[4:])
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g[5:], gw[1:], rtol=1e-12)
+    np.testing.assert_allclose(g[4], gw[0], rtol=1e-8)
