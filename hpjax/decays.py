@@ -222,10 +222,29 @@ def _batched(fn, model, *extra):
 def _bw_integrand(row, mod, mh2, M, G, x, bsz=None):
     """dGamma/dq^2 ((x - M)^2 + G^2) at q^2 = x: the smooth part of the three-body integrand, which
     the Breit-Wigner quadrature weights by 1 / ((x - M)^2 + G^2) (M = m_hD^2, G = m_hD Gamma_hD)."""
-    g2 = _gamma2_from_row(row, mod.sin_theta, x, bsz)
-    rho = mod.mass_gamma_invisible(x) / jnp.pi  # sqrt(q^2) Gamma_inv(sqrt(q^2)), no square root
     # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
-    return g2 * rho * ((mh2 - M) ** 2 + G**2) / (mh2 - x) ** 2
+    rho = mod.mass_gamma_invisible(x)  # sqrt(q^2) Gamma_inv(sqrt(q^2)) without a square root
+    if bsz is None:  # the general form, any row
+        g2 = _gamma2_from_row(row, mod.sin_theta, x)
+        return g2 * rho / jnp.pi * ((mh2 - M) ** 2 + G**2) / (mh2 - x) ** 2
+    # the same with one division a node (the integrand of gamma_three_body_many): the form factor's
+    # z = (A - B)/(A + B), A = sqrt(t+ - x), B = sqrt(t+ - t0), the pole 1/(1 - x/m_R^2) and the
+    # Higgs propagator share one denominator; per-channel factors are computed once
+    mP, mD = row["mP"], row["mD"]
+    lam = jnp.where(x < (mP - mD) ** 2, kallen(mP**2, mD**2, x), 0.0)
+    if bsz:
+        tp = (mP + mD) ** 2
+        A = sqrt_pos(tp - x)
+        B = jnp.sqrt(tp - tp * (1.0 - jnp.sqrt(1.0 - (mP - mD) ** 2 / tp)))
+        Q = A + B
+        dzQ = (A - B) - z_bsz(0.0, mP, mD) * Q  # (z(x) - z(0)) (A + B)
+        num = row["c0"] * Q * Q + dzQ * (row["c1"] * Q + row["c2"] * dzQ)
+        den = Q * Q * (1.0 - x * row["inv_mR2"]) * (mh2 - x)
+    else:
+        num = row["c0"] * (1.0 + row["slope"] * x)
+        den = mh2 - x
+    const = row["coup2"] * mod.sin_theta**2 * row["pref"] * ((mh2 - M) ** 2 + G**2) / (64.0 * jnp.pi**2 * mP**3)
+    return const * (num * num) * sqrt_pos(lam) * jnp.where(row["vector"] > 0, lam, 1.0) * rho / (den * den)
 
 
 def three_body_integrand(channel: str, model, inputs, x, G, kl_convention: str = "re"):
