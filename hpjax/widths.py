@@ -84,7 +84,9 @@ def mass_gamma_S_to_ADAD(q2, v_D, m_AD, cos_theta):
     root of q2: (q^4 - 4 q^2 m_A^2 + 12 m_A^4) beta / (32 pi v_D^2); 0 below threshold."""
     x = m_AD**2
     poly = q2 * q2 - 4.0 * q2 * x + 12.0 * x * x
-    return jnp.where(q2 > 4.0 * x, cos_theta**2 * poly * sqrt_pos(beta_threshold(q2, m_AD)) / (32.0 * jnp.pi * v_D**2), 0.0)
+    return jnp.where(
+        q2 > 4.0 * x, cos_theta**2 * poly * sqrt_pos(beta_threshold(q2, m_AD)) / (32.0 * jnp.pi * v_D**2), 0.0
+    )
 
 
 def _gamma_S_to_ll(m, sin_theta, m_l, inputs):
