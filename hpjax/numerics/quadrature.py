@@ -87,6 +87,20 @@ _TAN_P = (-1.30936939181383777646e4, 1.15351664838587416140e6, -1.79565251976484
 _TAN_Q = (1.36812963470692954678e4, -1.32089234440210967447e6, 2.50083801823357915839e7, -5.38695755929454629881e7)
 
 
+def _tan_fraction(x):
+    """tan(x) as a fraction (num, den), den > 0 away from the poles: the Cephes form without its
+    two divisions, for callers that divide once anyway (the Breit-Wigner map)."""
+    k = jnp.floor(x * (2.0 / np.pi) + 0.5)
+    z = ((x - k * _PIO2[0]) - k * _PIO2[1]) - k * _PIO2[2]
+    zz = z * z
+    p = (_TAN_P[0] * zz + _TAN_P[1]) * zz + _TAN_P[2]
+    q = (((zz + _TAN_Q[0]) * zz + _TAN_Q[1]) * zz + _TAN_Q[2]) * zz + _TAN_Q[3]
+    # tan(z) = z (1 + zz p / q) = (z q + z zz p) / q; odd k: tan(x) = -1/tan(z)
+    num = z * q + z * zz * p
+    odd = (k - 2.0 * jnp.floor(0.5 * k)) == 1.0
+    return jnp.where(odd, -q, num), jnp.where(odd, num, q)
+
+
 def tan_reduced(x):
     """tan(x), vectorised, accurate to a few ulp for |x| up to ~1e6 (used on [0, pi])."""
     k = jnp.floor(x * (2.0 / np.pi) + 0.5)
@@ -107,8 +121,9 @@ def _peak(lo_off, hi_off, M, G, n):
     hi_s = jnp.where(nonempty, hi_off, lo_off + G)
     ta = lo_off / G
     delta = jnp.arctan2(G * (hi_s - lo_off), G * G + lo_off * hi_s)
-    tau = tan_reduced(delta * u)
-    off = G * (ta + tau) / (1.0 - ta * tau)
+    # tan(phi_a + delta u) by the addition rule, tau = num/den: one division a node
+    num, den = _tan_fraction(delta * u)
+    off = G * (ta * den + num) / (den - ta * num)
     x = M + jnp.clip(off, lo_off, hi_s)
     w = du * delta / G
     return x, jnp.where(nonempty, w, 0.0)
