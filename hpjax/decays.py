@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 
 from .couplings import c_bs, c_sd
-from .formfactors import z_bsz
+from .formfactors import z_bsz, z_bsz_parts
 from .kinematics import kallen, safe_ratio, sqrt_pos
 from .models import dark_mass, gamma_hD_invisible, gamma_hD_total
 from .numerics.quadrature import DEFAULT_ORDER, bw_segments
@@ -174,25 +174,18 @@ def _is_bsz(channel: str) -> bool:
     return _channel(channel).transition == "bs"
 
 
-def _hadronic_from_row(row, q2, bsz=None):
-    """``bsz`` (static): True for rows with a BSZ form factor (slope 0), False for K -> pi rows
-    (c1 = c2 = 1/m_R^2 = 0), whose nodes then skip the z-expansion (a square root and two
-    divisions a node); None evaluates the general form, valid for every row."""
+def _hadronic_from_row(row, q2):
     mP, mD = row["mP"], row["mD"]
     tm = (mP - mD) ** 2
-    if bsz is False:
-        ff = row["c0"] * (1.0 + row["slope"] * q2)
-    else:
-        dz = z_bsz(q2, mP, mD) - z_bsz(0.0, mP, mD)  # the BSZ z-expansion of hpjax.formfactors
-        ff = (row["c0"] + dz * (row["c1"] + dz * row["c2"])) / (1.0 - q2 * row["inv_mR2"])
-        ff = ff if bsz else ff * (1.0 + row["slope"] * q2)
+    dz = z_bsz(q2, mP, mD) - z_bsz(0.0, mP, mD)  # the BSZ z-expansion of hpjax.formfactors
+    ff = (row["c0"] + dz * (row["c1"] + dz * row["c2"])) / (1.0 - q2 * row["inv_mR2"]) * (1.0 + row["slope"] * q2)
     # lambda > 0 also above (m_P + m_P')^2: keep only the physical region q2 < (m_P - m_P')^2
     lam = jnp.where(q2 < tm, kallen(mP**2, mD**2, q2), 0.0)
     return row["pref"] * ff**2 * sqrt_pos(lam) * jnp.where(row["vector"] > 0, lam, 1.0)
 
 
-def _gamma2_from_row(row, sin_theta, q2, bsz=None):
-    return row["coup2"] * sin_theta**2 * _hadronic_from_row(row, q2, bsz) / (64.0 * jnp.pi * row["mP"] ** 3)
+def _gamma2_from_row(row, sin_theta, q2):
+    return row["coup2"] * sin_theta**2 * _hadronic_from_row(row, q2) / (64.0 * jnp.pi * row["mP"] ** 3)
 
 
 def hadronic_factor(channel: str, q2, inputs):
@@ -233,9 +226,7 @@ def _bw_integrand(row, mod, mh2, M, G, x, bsz=None):
     mP, mD = row["mP"], row["mD"]
     lam = jnp.where(x < (mP - mD) ** 2, kallen(mP**2, mD**2, x), 0.0)
     if bsz:
-        tp = (mP + mD) ** 2
-        A = sqrt_pos(tp - x)
-        B = jnp.sqrt(tp - tp * (1.0 - jnp.sqrt(1.0 - (mP - mD) ** 2 / tp)))
+        A, B = z_bsz_parts(x, mP, mD)
         Q = A + B
         dzQ = (A - B) - z_bsz(0.0, mP, mD) * Q  # (z(x) - z(0)) (A + B)
         num = row["c0"] * Q * Q + dzQ * (row["c1"] * Q + row["c2"] * dzQ)
@@ -289,7 +280,7 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
             segs = bw_segments(a_s / sc, b_s / sc, M_s / sc, G_s / sc, n)
             # segment by segment (no concatenation of the nodes: see bw_segments)
             total = sum(jnp.sum(w * integrand(jnp.clip(sc * y, a_s, b_s))) for y, w in segs) / sc
-            nwa = _gamma2_from_row(row, mod.sin_theta, M, bsz) * br_inv
+            nwa = _gamma2_from_row(row, mod.sin_theta, M) * br_inv
             return jnp.where(ok, total, jnp.where(narrow, nwa, 0.0))
 
         # one vectorised q^2 integral per form-factor kind (BSZ b -> s rows, linear K -> pi rows):

@@ -11,16 +11,20 @@ import jax.numpy as jnp
 
 from .kinematics import sqrt_pos
 
-__all__ = ["z_bsz", "bsz", "f0_BK", "A0_BKstar", "f0_Kpi"]
+__all__ = ["z_bsz", "z_bsz_parts", "bsz", "f0_BK", "A0_BKstar", "f0_Kpi"]
+
+
+def z_bsz_parts(t, m_parent, m_daughter):
+    """(sqrt(t+ - t), sqrt(t+ - t0)): z(t) = (a - b)/(a + b), for callers that divide once anyway."""
+    tp = (m_parent + m_daughter) ** 2
+    tm = (m_parent - m_daughter) ** 2
+    t0 = tp * (1.0 - jnp.sqrt(1.0 - tm / tp))
+    return sqrt_pos(tp - t), jnp.sqrt(tp - t0)
 
 
 def z_bsz(t, m_parent, m_daughter):
     """Conformal variable z(t) of eq. (A7), t0 = t+ (1 - sqrt(1 - t-/t+)), t± = (m_B ± m_M)^2."""
-    tp = (m_parent + m_daughter) ** 2
-    tm = (m_parent - m_daughter) ** 2
-    t0 = tp * (1.0 - jnp.sqrt(1.0 - tm / tp))
-    a = sqrt_pos(tp - t)
-    b = jnp.sqrt(tp - t0)
+    a, b = z_bsz_parts(t, m_parent, m_daughter)
     return (a - b) / (a + b)
 
 
