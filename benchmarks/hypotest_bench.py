@@ -1,6 +1,6 @@
 """Heavy checks of hpjax.inference (issue 13), recorded in benchmarks/hypotest_results.json.
 
-    python benchmarks/hypotest_bench.py [--sections fit,lee,limits,toys,coverage] [--toys 10000]
+    python benchmarks/hypotest_bench.py [--sections fit,lee,limits,toys,coverage,model_limits] [--toys 10000]
 
 * ``fit``: InvisibleX in Belle II's full likelihood (belle2_full, 231 nuisances profiled):
   best m_X, BR(B+ -> K+ X) P_inv and local Z (q0 profiled over the mass), widths 0-0.3, SM at
@@ -213,6 +213,49 @@ def bench_coverage(n_toys: int = 400, m_X: float = 2.0, br_true: float = 9.0) ->
     }
 
 
+#: the singlet's sin(theta) limit versus m_hD from every term of a dataset (poi_likelihood)
+MODEL_LIMIT_SETUPS = {
+    "paper_all_terms": {"terms": None, "nuisances": ["BR(B+->K+nunu)_SM"]},
+    "belle2_gaussian_only": {"terms": ["belle2"], "nuisances": ["BR(B+->K+nunu)_SM"]},
+    "belle2_full_and_others": {
+        "terms": ["belle2_full", "belle_kstar", "na62", "koto", "higgs_invisible", "lfu"],
+        "nuisances": ["BR(B+->K+nunu)_SM"],
+    },
+    "belle2_full_only": {"terms": ["belle2_full"], "nuisances": []},
+}
+
+
+def bench_model_limits(masses=None, setups=None) -> dict:
+    """95 % CL CLs (q~, asymptotic) limits on sin(theta) versus m_hD for the singlet (y_D = 1,
+    m_chi = 0.1 GeV) from all terms of the paper dataset and subsets, POI mu = (sin theta / 1e-3)^2."""
+    from hpjax.inference.adapters import poi_likelihood
+
+    ms = np.round(np.linspace(0.3, 4.5, 15), 3) if masses is None else np.asarray(masses)
+    out = {"m_hD": _f(ms), "y_D": 1.0, "m_chi": 0.1, "scale": 1e-3}
+    model = hpjax.SingletHiggsPortal(m_hD=2.0, sin_theta=3e-3, y_D=1.0, m_chi=0.1)
+    scan = jnp.geomspace(0.05, 400.0, 40)
+    for name in setups or MODEL_LIMIT_SETUPS:
+        cfg = MODEL_LIMIT_SETUPS[name]
+        lik = hpjax.Likelihood(model, terms=cfg["terms"], nuisances=cfg["nuisances"])
+
+        def lim(m, lik=lik):
+            t = poi_likelihood(lik, "sin_theta", at={"m_hD": m}, scale=1e-3, bounds=(0.0, 400.0))
+            r = upper_limit(t, scan=scan, iters=20)
+            return 1e-3 * jnp.sqrt(r["observed"]), 1e-3 * jnp.sqrt(r["expected"])
+
+        t0 = time.perf_counter()
+        obs, exp = jax.jit(jax.vmap(lim))(jnp.asarray(ms))
+        out[name] = {
+            "terms": lik.terms,
+            "nuisances": list(lik.nuisances),
+            "observed": _f(obs),
+            "expected": _f(exp),
+            "seconds": time.perf_counter() - t0,
+        }
+        print("model_limits", name, np.round(np.asarray(obs) * 1e3, 2), f"{time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sections", default="fit,lee,limits,toys,coverage")
@@ -236,6 +279,7 @@ def main(argv=None):
                 None if a.mus is None else tuple(float(x) for x in a.mus.split(",")),
             ),
             "coverage": bench_coverage,
+            "model_limits": bench_model_limits,
         }[s]()
         res[s] = {**r, "wall_s": time.perf_counter() - t0, "load_start": start_load, "load_end": _load()}
         a.out.write_text(json.dumps(res, indent=1))

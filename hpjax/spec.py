@@ -41,7 +41,7 @@ from .models import MODELS
 
 __all__ = ["SpecError", "FitSpec", "load_spec"]
 
-_SECTIONS = {"fit", "model", "free", "likelihood", "task", "output", "plot"}
+_SECTIONS = {"fit", "model", "free", "likelihood", "task", "output", "plot", "hypotest"}  # hypotest: hpjax hypotest
 PLOT_KINDS = ("fig1", "fig2", "fig4", "belle2_full")
 _LIK_KEYS = {
     "dataset",
@@ -342,7 +342,7 @@ def load_spec(path) -> FitSpec:
     tasks["plot"] = plot
 
     out = raw.get("output", {})
-    _check_keys(path, "output", out, {"directory"})
+    _check_keys(path, "output", out, {"directory"} | ({"formats"} if "hypotest" in raw else set()))
     name = fit.get("name", path.stem)
     out_dir = pathlib.Path(out.get("directory", f"results/{name}"))
     return FitSpec(path, name, fit.get("description", ""), mname, params, free, lk, tasks, out_dir, raw)

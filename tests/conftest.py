@@ -81,6 +81,7 @@ HEAVY_FIRST = (
     "test_golden.py",
     "test_gradients.py",
     "test_hypotest.py",
+    "test_poi_likelihood.py",
     "test_inference.py",
     "test_robustness.py",
     "test_darkphoton.py",

@@ -1,6 +1,7 @@
 """``hpjax hypotest SPEC``: upper limits and significances for an invisible X in Belle II's full
 likelihood, from a TOML specification (``fits/invisible_x_limits.toml``,
-``fits/belle2_significance.toml``), written as NetCDF and CSV with metadata, and figures.
+``fits/belle2_significance.toml``), and limits on a model parameter from every term of a dataset
+(``fits/singlet_limits.toml``), written as NetCDF and CSV with metadata, and figures.
 
 The specification::
 
@@ -15,6 +16,12 @@ The specification::
     [output]
     directory = "results/invisible_x_limits"
     formats = ["png"]
+
+Task ``model_limits``: CLs limits on a model parameter (``poi``, default sin_theta) versus another
+(``mass``, default m_hD; ``masses`` are its values) from any likelihood of a fit specification: the
+file also has the fit specification's ``[model]``, ``[free.*]`` (the POI and the mass must be free;
+the POI's range [lo, hi] sets its scale: mu = (poi / lo)^2 within [0, (hi / lo)^2]) and
+``[likelihood]`` sections (:func:`hpjax.inference.adapters.poi_likelihood`).
 """
 
 from __future__ import annotations
@@ -27,13 +34,16 @@ from .common import check_writable, write_json
 
 __all__ = ["register", "read_spec", "TASKS"]
 
-TASKS = ("limits", "significance")
-_KEYS = {"task", "masses", "widths", "cl", "mu_sm", "toys", "seed", "batch"}
+TASKS = ("limits", "significance", "model_limits")
+_KEYS = {"task", "masses", "widths", "cl", "mu_sm", "toys", "seed", "batch", "poi", "mass"}
 
 
 def register(sub) -> None:
     """Add ``hypotest`` to the subparsers ``sub``."""
-    text = "CLs upper limits or local/global significance of an invisible X (Belle II full likelihood)"
+    text = (
+        "CLs upper limits or local/global significance of an invisible X (Belle II full likelihood), "
+        "or CLs limits on a model parameter from every term of a dataset"
+    )
     t = sub.add_parser("hypotest", help=text, description=text)
     t.add_argument("spec", help="hypotest specification, e.g. fits/invisible_x_limits.toml")
     t.add_argument("--toys", type=int, default=None, help="override hypotest.toys")
@@ -85,7 +95,33 @@ def read_spec(path) -> dict:
     if toys < 1 or batch < 1:
         _fail(path, f"hypotest.toys = {toys}, batch = {batch}; allowed: integers >= 1")
     out = doc.get("output", {})
+    fit = None
+    if task == "model_limits":
+        from ..spec import SpecError, load_spec
+
+        try:
+            fit = load_spec(path)
+        except SpecError as exc:
+            raise SystemExit(f"hpjax hypotest: {exc}") from None
+        for key, default in (("poi", "sin_theta"), ("mass", "m_hD")):
+            name = h.get(key, default)
+            if name not in fit.free:
+                _fail(
+                    path,
+                    f"hypotest.{key} = {name!r} must be a free parameter ([free.{name}]); free: {sorted(fit.free)}",
+                )
+        lo, hi = fit.free[h.get("mass", "m_hD")]["range"]
+        if masses.min() < lo or masses.max() > hi:
+            _fail(
+                path,
+                f"hypotest.masses: [{masses.min():g}, {masses.max():g}] leaves free.{h.get('mass', 'm_hD')}.range [{lo:g}, {hi:g}]",
+            )
+        if fit.free[h.get("poi", "sin_theta")]["range"][0] <= 0:
+            _fail(path, f"free.{h.get('poi', 'sin_theta')}.range: the lower end sets the POI's scale; allowed > 0")
     return {
+        "fit": fit,
+        "poi": h.get("poi", "sin_theta"),
+        "mass": h.get("mass", "m_hD"),
         "path": path,
         "task": task,
         "masses": masses,
@@ -113,8 +149,10 @@ def _meta(spec) -> dict:
         "task": f"hypotest {spec['task']}",
         "spec": str(spec["path"]),
         "spec_text": spec["path"].read_text(),
-        "likelihood": "belle2_full (Belle II's published likelihood, 231 nuisances profiled), InvisibleX",
-        "br_unit": 1e-6,
+        "likelihood": "belle2_full (Belle II's published likelihood, 231 nuisances profiled), InvisibleX"
+        if spec["fit"] is None
+        else repr(spec["fit"].build_likelihood()),
+        **({"br_unit": 1e-6} if spec["fit"] is None else {"poi": spec["poi"], "mass": spec["mass"]}),
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -143,6 +181,29 @@ def _limits(spec):
             f"to {float(jnp.nanmax(r['observed'])):.2f}e-6"
         )
     return res
+
+
+def _model_limits(spec):
+    """Observed and expected (NSIGMA order) limits on the POI at each mass, in the POI's units."""
+    import jax
+    import jax.numpy as jnp
+
+    from ..inference.adapters import poi_likelihood
+    from ..inference.hypotest import upper_limit
+
+    lik = spec["fit"].build_likelihood()
+    lo, hi = spec["fit"].free[spec["poi"]]["range"]
+    top = (hi / lo) ** 2
+    scan = jnp.geomspace(1e-2, top, 40)
+
+    def lim(m):
+        t = poi_likelihood(lik, spec["poi"], at={spec["mass"]: m}, scale=lo, bounds=(0.0, top))
+        r = upper_limit(t, cl=spec["cl"], scan=scan, iters=20)
+        return lo * jnp.sqrt(r["observed"]), lo * jnp.sqrt(r["expected"])
+
+    obs, exp = jax.jit(jax.vmap(lim))(jnp.asarray(spec["masses"]))
+    print(f"  {lik!r}: observed limit on {spec['poi']} {float(jnp.nanmin(obs)):.3g} to {float(jnp.nanmax(obs)):.3g}")
+    return obs, exp
 
 
 def _significance(spec, n_toys):
@@ -180,7 +241,27 @@ def cmd_hypotest(args) -> int:
     t0 = time.perf_counter()
     meta = _meta(spec)
     m = spec["masses"]
-    if spec["task"] == "limits":
+    if spec["task"] == "model_limits":
+        obs, exp = (np.asarray(x) for x in _model_limits(spec))
+        poi, mass = spec["poi"], spec["mass"]
+        ds = xr.Dataset(
+            {"observed": ((mass,), obs), "expected": ((mass, "nsigma"), exp)},
+            coords={mass: m, "nsigma": [2.0, 1.0, 0.0, -1.0, -2.0]},
+            attrs={k: str(v) for k, v in meta.items()},
+        )
+        ds.to_netcdf(out / "limits.nc", engine="h5netcdf")
+        rows = [f"{mass},observed,exp_m2,exp_m1,exp_median,exp_p1,exp_p2"]
+        rows += [",".join(f"{v:.6g}" for v in [mm, obs[j], *exp[j]]) for j, mm in enumerate(m)]
+        (out / "limits.csv").write_text("\n".join(rows) + "\n")
+        files = limit_figure(
+            m,
+            {f"observed ({', '.join(spec['fit'].build_likelihood().terms)})": {"observed": obs, "expected": exp}},
+            out / "limits",
+            spec["formats"],
+            ylabel=f"{spec['cl']:.0%} CL CLs limit on {poi}",
+            xlabel=f"${mass}$ [GeV]" if mass.startswith("m_") else mass,
+        )
+    elif spec["task"] == "limits":
         res = _limits(spec)
         w = np.asarray(spec["widths"])
         obs = np.stack([np.asarray(res[x]["observed"]) for x in spec["widths"]])

@@ -25,6 +25,8 @@ fit), -inf outside the physical domain, with no NaN in values or gradients.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Mapping
 
 import jax.numpy as jnp
@@ -45,7 +47,7 @@ from .names import (
     UL_CONVENTIONS,
     belle2_full_option_problem,
 )
-from .terms import Combined, Context, Term, TermSetup, input_nuisances, term_class
+from .terms import Combined, Context, Term, TermSetup, asimov_term, input_nuisances, term_class
 
 __all__ = [
     "Likelihood",
@@ -68,6 +70,16 @@ def _names(value, what: str) -> list:
     if dup:
         raise ValueError(f"{what}: {dup} given more than once")
     return items
+
+
+def _recentred(group, values):
+    """A nuisance group whose constraint is centred on ``values`` (the Asimov auxiliary data)."""
+    if group.constraint is None:
+        return group
+    centre = jnp.stack([jnp.asarray(v, dtype=jnp.float64) for v in values])
+    shift = centre - jnp.asarray(group.center, dtype=jnp.float64)
+    old = group.constraint
+    return dataclasses.replace(group, constraint=lambda x: old(x - shift))
 
 
 class Likelihood:
@@ -240,6 +252,11 @@ class Likelihood:
         p.update({n: jnp.asarray(start[n]) for n in self.nuisances})
         return p
 
+    def nuisance_start(self) -> dict:
+        """The start value of each nuisance (floats: safe under a trace)."""
+        start = self._group_values("start")
+        return {n: start[n] for n in self.nuisances}
+
     def nuisance_errors(self) -> dict:
         """The constraint width of each nuisance."""
         sig = self._group_values("sigma")
@@ -342,6 +359,18 @@ class Likelihood:
     def chi2(self, params):
         """-2 ln L."""
         return -2.0 * self.log_likelihood(params)
+
+    def asimov(self, params) -> Likelihood:
+        """The same likelihood on the Asimov data set of ``params`` (every term's data replaced by
+        what it expects at that point, Cowan et al. arXiv:1007.1727 sec. 3.2; the nuisance
+        constraints centred on the point's nuisances): its maximum is at ``params``. ``params``
+        may be traced; a term without an ``asimov`` method is an error naming it."""
+        self._check(params)
+        ctx = self.context(params)
+        new = copy.copy(self)
+        new._terms = [asimov_term(t, ctx, params) for t in self._terms]
+        new._groups = tuple(_recentred(g, [params[n] for n in g.names]) for g in self._groups)
+        return new
 
     def __repr__(self):
         own = [n for n in self.nuisances if n.startswith(BELLE2_FULL_PREFIX)]

@@ -134,6 +134,22 @@ class PoissonCounts:
         s_up = float(np.interp(cl, cdf, s))
         return s_up / limit
 
+    def asimov_count(self, x0, iters: int = 30):
+        """The count n_A whose likelihood peaks at x = x0 (the Asimov count of the marginalised
+        model: n_A = k x0 + b0 only when sigma_b = 0). The stationarity condition
+        sum_i w_i P_i(n) (n / mu_i - 1) = 0, mu_i = k x0 + b_i, is solved by the fixed point
+        n = sum_i w_i P_i / sum_i w_i P_i / mu_i (``iters`` steps from k x0 + b0); jax."""
+        s = self.k * jnp.maximum(x0, 0.0)
+        b = jnp.maximum(self.b0 + self.sigma_b * jnp.asarray(self._t), 1e-12)
+        mu, lw = s + b, jnp.log(jnp.asarray(self._w))
+
+        def step(_, n):
+            lp = lw + n * jnp.log(mu) - mu
+            p = jnp.exp(lp - jnp.max(lp))
+            return jnp.sum(p) / jnp.sum(p / mu)
+
+        return jax.lax.fori_loop(0, iters, step, s + self.b0)
+
     def logpdf(self, x):
         """ln L(x) - ln L(0), jax; x < 0 is treated as 0."""
         s = self.k * jnp.maximum(x, 0.0)

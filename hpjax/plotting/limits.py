@@ -10,7 +10,9 @@ from .common import pyplot, save_figure
 __all__ = ["limit_figure", "p0_figure", "finish_figure"]
 
 
-def limit_figure(masses, curves: dict, path, formats=("png",), ylabel="95% CL upper limit", title=None) -> list[str]:
+def limit_figure(
+    masses, curves: dict, path, formats=("png",), ylabel="95% CL upper limit", title=None, xlabel="$m_X$ [GeV]"
+) -> list[str]:
     """``curves``: label -> {"observed": (n,), "expected": (5, n) or (n, 5) in the order
     nsigma = 2, 1, 0, -1, -2 (ascending limits)}; the first curve gets the +-1, 2 sigma band."""
     plt = pyplot()
@@ -26,7 +28,7 @@ def limit_figure(masses, curves: dict, path, formats=("png",), ylabel="95% CL up
             ax.plot(m, exp[2], "k--", lw=1, label="expected")
         ax.plot(m, np.asarray(c["observed"], dtype=float), "-", color=colours[i % len(colours)], lw=1.6, label=label)
     ax.set_yscale("log")
-    return finish_figure(fig, ax, ylabel, {"fontsize": 7, "loc": "upper left"}, title, path, formats)
+    return finish_figure(fig, ax, ylabel, {"fontsize": 7, "loc": "upper left"}, title, path, formats, xlabel)
 
 
 def p0_figure(masses, p0, path, z_global=None, p_global=None, formats=("png",), title=None) -> list[str]:
@@ -48,10 +50,10 @@ def p0_figure(masses, p0, path, z_global=None, p_global=None, formats=("png",), 
     return finish_figure(fig, ax, "$p_0$", {"fontsize": 8, "loc": "lower left"}, title, path, formats)
 
 
-def finish_figure(fig, ax, ylabel, legend, title, path, formats) -> list[str]:
-    """Label the m_X axis and ``ylabel``, draw the legend (``legend``: its keyword arguments) and the
-    title, and save the figure in ``formats``."""
-    ax.set_xlabel("$m_X$ [GeV]")
+def finish_figure(fig, ax, ylabel, legend, title, path, formats, xlabel="$m_X$ [GeV]") -> list[str]:
+    """Label the mass axis (``xlabel``) and ``ylabel``, draw the legend (``legend``: its keyword
+    arguments) and the title, and save the figure in ``formats``."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(**legend)
     if title:

@@ -182,38 +182,57 @@ class Belle2Full:
         return mu_sm + np_yields / self.sm_nominal
 
     # ---- likelihood -------------------------------------------------------------------------
-    def logpdf_factors(self, factors, nuisances, constraints: bool = True):
-        """ln L of the statistical model at signal ``factors`` (18,) and ``nuisances`` (231,)."""
-        return self.stat.logpdf(jnp.asarray(nuisances, dtype=jnp.float64), factors, constraints=constraints)
+    def logpdf_factors(self, factors, nuisances, constraints: bool = True, data=None):
+        """ln L of the statistical model at signal ``factors`` (18,) and ``nuisances`` (231,);
+        ``data`` = (main counts (30,), auxiliary data (231,)) in place of the observed ones (e.g.
+        an Asimov data set, :meth:`asimov_data`; lean backend only)."""
+        z = jnp.asarray(nuisances, dtype=jnp.float64)
+        if data is None:
+            return self.stat.logpdf(z, factors, constraints=constraints)
+        self._check_data_backend()
+        return self.stat.logpdf(z, factors, data=data[0], aux=data[1], constraints=constraints)
+
+    def _check_data_backend(self):
+        if self.backend != "lean":
+            raise ValueError(f"belle2_full backend {self.backend!r}: other data sets (Asimov) need backend 'lean'")
+
+    def asimov_data(self, factors, nuisances):
+        """The Asimov data set at signal ``factors`` and ``nuisances``: (expected main counts,
+        auxiliary data = the nuisances), pyhf's ``expected_data``."""
+        z = jnp.asarray(nuisances, dtype=jnp.float64)
+        return self.stat.expected(z, factors), z
 
     def expected_main(self, factors, nuisances):
         """Expected counts of the 30 main bins."""
         return self.stat.expected(jnp.asarray(nuisances, dtype=jnp.float64), factors)
 
-    def logpdf_yields(self, np_yields, nuisances, mu_sm=1.0, constraints: bool = True):
+    def logpdf_yields(self, np_yields, nuisances, mu_sm=1.0, constraints: bool = True, data=None):
         """ln L with ``np_yields`` new-physics events in the 18 signal bins."""
-        return self.logpdf_factors(self.signal_factors(np_yields, mu_sm), nuisances, constraints)
+        return self.logpdf_factors(self.signal_factors(np_yields, mu_sm), nuisances, constraints, data)
 
-    def logpdf(self, br_bins, nuisances, mu_sm=1.0, constraints: bool = True):
+    def logpdf(self, br_bins, nuisances, mu_sm=1.0, constraints: bool = True, data=None):
         """pyhf's ``Model.logpdf`` for the new-physics spectrum ``br_bins`` (100,) at ``nuisances``
-        (231,); ``constraints=False`` leaves out the Gaussian constraint terms."""
-        return self.logpdf_yields(self.np_yields(br_bins), nuisances, mu_sm, constraints)
+        (231,); ``constraints=False`` leaves out the Gaussian constraint terms; ``data`` as in
+        :meth:`logpdf_factors`."""
+        return self.logpdf_yields(self.np_yields(br_bins), nuisances, mu_sm, constraints, data)
 
     def nuisance_prior(self):
         """(names, means, sigmas) of the independent Gaussian constraints of the nuisances."""
         return list(self.nuisance_names), np.asarray(self.nuisance_center), np.asarray(self.nuisance_sigma)
 
     # ---- profiling --------------------------------------------------------------------------
-    def solve(self, z0, fact_of, steps: int):
+    def solve(self, z0, fact_of, steps: int, data=None):
         """Gauss-Newton on z = (nuisances, free...) for ``steps`` steps: ``fact_of(z)`` gives the
         18 signal factors; entries past the nuisances are free (no constraint), bounded below by
-        0. Returns (z, Newton decrement)."""
+        0; ``data`` (main, aux) in place of the observed data. Returns (z, Newton decrement)."""
         z0 = jnp.asarray(z0, dtype=jnp.float64)
         nn, k = self.n_nuisances, z0.shape[0] - self.n_nuisances
         curv = jnp.concatenate([self._curv, jnp.zeros(k)])
         lo = jnp.concatenate([self.nuisance_bounds[0], jnp.zeros(k)])
         hi = jnp.concatenate([self.nuisance_bounds[1], jnp.full(k, jnp.inf)])
-        n_obs, center = self.observed, jnp.asarray(self.nuisance_center)
+        n_obs, center = (self.observed, jnp.asarray(self.nuisance_center)) if data is None else data
+        if data is not None:
+            self._check_data_backend()
 
         def model(z):
             fac = fact_of(z)
@@ -226,7 +245,7 @@ class Belle2Full:
             return lam, jz, g
 
         def logp(z):
-            return self.logpdf_factors(fact_of(z), z[:nn])
+            return self.logpdf_factors(fact_of(z), z[:nn], data=data)
 
         return poisson_gauss_newton(
             z0, model, logp, n_obs, curv, lo, hi, steps, n_tail=k, single_row=getattr(self.stat, "single_row", None)
@@ -255,19 +274,20 @@ class Belle2Full:
         ``belle2_full`` term (term = ln L - this)."""
         return float(self.shipped_fit()["logpdf"])
 
-    def profile(self, np_yields, mu_sm=1.0, init=None, steps: int = 6):
+    def profile(self, np_yields, mu_sm=1.0, init=None, steps: int = 6, data=None):
         """Maximise over the nuisances at fixed signal: (max ln L, nuisances, Newton decrement
-        g.H^-1.g of the last step). Pure, vmappable. ``init``: warm start (default the published fit)."""
+        g.H^-1.g of the last step). Pure, vmappable. ``init``: warm start (default the published
+        fit); ``data`` (main, aux) in place of the observed data."""
         z0 = self.default_start() if init is None else jnp.asarray(init, dtype=jnp.float64)
         y = jax.lax.stop_gradient(jnp.asarray(np_yields, dtype=jnp.float64))
         m = jax.lax.stop_gradient(jnp.asarray(mu_sm, dtype=jnp.float64))
-        z, dec = self.solve(z0, lambda z: self.signal_factors(y, m), steps)
-        return self.logpdf_yields(np_yields, z, mu_sm), z, dec
+        z, dec = self.solve(z0, lambda z: self.signal_factors(y, m), steps, data)
+        return self.logpdf_yields(np_yields, z, mu_sm, data=data), z, dec
 
-    def profiled_logpdf(self, br_bins, mu_sm=1.0, init=None, steps: int = 6):
+    def profiled_logpdf(self, br_bins, mu_sm=1.0, init=None, steps: int = 6, data=None):
         """ln L maximised over the 231 nuisances for the spectrum ``br_bins`` (see :meth:`profile`);
         the gradient w.r.t. ``br_bins`` and ``mu_sm`` is the envelope-theorem one."""
-        return self.profile(self.np_yields(br_bins), mu_sm, init, steps)[0]
+        return self.profile(self.np_yields(br_bins), mu_sm, init, steps, data)[0]
 
     def fit_two_body(self, m_X, mu_sm=1.0, br0: float = 1e-5, init=None, steps: int = 12):
         """A narrow invisible X at q^2 = m_X^2: BR(B+ -> K+ X) >= 0 and all nuisances fitted at fixed

@@ -2,7 +2,17 @@
 its class, and one class per kind (:mod:`.gaussian`, :mod:`.limits`, :mod:`.lfu`,
 :mod:`.belle2_full`)."""
 
-from .base import TERM_CLASSES, Combined, Context, NuisanceGroup, Term, TermSetup, register, term_class
+from .base import (
+    TERM_CLASSES,
+    Combined,
+    Context,
+    NuisanceGroup,
+    Term,
+    TermSetup,
+    asimov_term,
+    register,
+    term_class,
+)
 from .belle2_full import Belle2FullTerm
 from .gaussian import GaussianTerm
 from .lfu import LFUTerm
@@ -21,6 +31,7 @@ __all__ = [
     "term_class",
     "TERM_CLASSES",
     "Combined",
+    "asimov_term",
     "GaussianTerm",
     "UpperLimitTerm",
     "TableLimitTerm",

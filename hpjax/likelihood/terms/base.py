@@ -6,7 +6,10 @@ A term (:class:`Term`) has a ``name``, the ``observables`` it needs from
 (:class:`NuisanceGroup`: names, constraint centres and widths that become priors for sampling,
 start values), and ``logpdf(context, params, *, constraints=True)``: its ln L (chi2 convention,
 0 at a perfect fit) at a parameter point, given the :class:`Context` (predicted observables,
-model, inputs). :class:`~hpjax.likelihood.Likelihood` only composes terms.
+model, inputs). :class:`~hpjax.likelihood.Likelihood` only composes terms. Optionally,
+``asimov(context, params)`` returns the term on the Asimov data set of a point (its data
+replaced by what it expects there): the asymptotic CLs of
+:func:`hpjax.inference.adapters.poi_likelihood` needs it of every term.
 
 A new kind of measurement is one class with a ``from_measurement`` class method, registered
 with :func:`register`; a term built by hand can be given to ``Likelihood(..., terms=[...])``.
@@ -21,7 +24,17 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Context", "NuisanceGroup", "Term", "TermSetup", "register", "term_class", "TERM_CLASSES", "Combined"]
+__all__ = [
+    "Context",
+    "NuisanceGroup",
+    "Term",
+    "TermSetup",
+    "register",
+    "term_class",
+    "TERM_CLASSES",
+    "Combined",
+    "asimov_term",
+]
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,19 @@ class TermSetup:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+def asimov_term(term, context: Context, params: Mapping):
+    """``term`` on the Asimov data set of a point (its data replaced by what it expects there,
+    Cowan et al. arXiv:1007.1727 sec. 3.2): the term's optional ``asimov(context, params)``
+    method; asymptotic hypothesis tests need it."""
+    fn = getattr(term, "asimov", None)
+    if fn is None:
+        raise ValueError(
+            f"term {getattr(term, 'name', term)!r} ({type(term).__name__}) has no asimov(context, params) method: "
+            f"asymptotic tests need the Asimov data set of every term; leave the term out or add the method"
+        )
+    return fn(context, params)
+
+
 #: measurement kind -> term class
 TERM_CLASSES: dict[str, type] = {}
 
@@ -116,6 +142,10 @@ class Combined:
         self.observables = tuple(sorted({o for p in self.parts for o in p.observables}))
         self.measurements = tuple(m for p in self.parts for m in p.measurements)
         self.nuisances = tuple(g for p in self.parts for g in p.nuisances)
+
+    def asimov(self, context, params):
+        """Each part on its Asimov data set (see :func:`asimov_term`)."""
+        return Combined(self.name, [asimov_term(p, context, params) for p in self.parts], self.mode)
 
     def logpdf(self, context, params, *, constraints=True):
         vals = [p.logpdf(context, params, constraints=constraints) for p in self.parts]

@@ -6,6 +6,7 @@ that of the published SM-shaped best fit."""
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import jax.numpy as jnp
 import numpy as np
@@ -58,6 +59,7 @@ class Belle2FullTerm:
         # stop on a change of chi2 below this, not on a gradient tolerance it cannot meet
         self.value_tolerance = 1e-7 if o["nuisances"] == "profile" else None
         self._at = None  # nuisances given by a joint fit (see at_nuisances)
+        self._data = None  # (main counts, aux data) in place of the observed ones (see asimov)
 
     @classmethod
     def from_measurement(cls, m, setup: TermSetup):
@@ -90,15 +92,35 @@ class Belle2FullTerm:
         finally:
             self._at = old
 
+    def _nuisances_at(self, params):
+        """The Belle II nuisances a point uses when they are not profiled (else None)."""
+        if self._at is not None:
+            return self._at
+        if self._float_names:
+            return jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in self._float_names])
+        return None
+
     def logpdf(self, context, params, *, constraints=True):
         b, o = self.model, self.options
         br_bins = b.spectrum(context.model, context.inputs)
         mu_sm = self._mu_sm(params)
-        if self._at is not None:
-            v = b.logpdf(br_bins, self._at, mu_sm, constraints=constraints)
-        elif self._float_names:
-            nuis = jnp.stack([jnp.asarray(params[n], dtype=jnp.float64) for n in self._float_names])
-            v = b.logpdf(br_bins, nuis, mu_sm, constraints=constraints)
+        nuis = self._nuisances_at(params)
+        if nuis is not None:
+            v = b.logpdf(br_bins, nuis, mu_sm, constraints=constraints, data=self._data)
         else:
-            v = b.profiled_logpdf(br_bins, mu_sm, steps=o["steps"])
+            v = b.profiled_logpdf(br_bins, mu_sm, steps=o["steps"], data=self._data)
         return jnp.where(jnp.isnan(v), -jnp.inf, v) - self.reference
+
+    def asimov(self, context, params):
+        """This term on the Asimov data set of the point: main counts = the expected counts,
+        auxiliary data = the nuisances (profiled at the point, or the point's own when they
+        float), pyhf's ``expected_data``."""
+        b, o = self.model, self.options
+        y = b.np_yields(b.spectrum(context.model, context.inputs))
+        mu_sm = self._mu_sm(params)
+        nuis = self._nuisances_at(params)
+        if nuis is None:
+            nuis = b.profile(y, mu_sm, steps=o["steps"], data=self._data)[1]
+        new = copy.copy(self)
+        new._data = b.asimov_data(b.signal_factors(y, mu_sm), nuis)
+        return new

@@ -4,6 +4,8 @@ physics (and may float as a nuisance)."""
 
 from __future__ import annotations
 
+import copy
+
 from ..measurements import load_measurement
 from ..names import SM_NUISANCE
 from ..stats import asymmetric_gaussian_logpdf
@@ -22,6 +24,7 @@ class GaussianTerm:
     x = the predicted observable (+ the SM prediction where the measurement includes it)."""
 
     COMBINE = "sum"
+    _center = None  # the Asimov data's value in place of the measured one (see asimov)
 
     def __init__(self, name: str, measurement, sm=None, sm_floats: bool = False):
         self.name = name
@@ -37,9 +40,18 @@ class GaussianTerm:
         sm = load_measurement(setup.dataset[entry][0]) if entry else None
         return cls(setup.name, m, sm, SM_NUISANCE in setup.options.get("floating", ()))
 
+    def expected(self, context, params):
+        """The predicted value x the measurement is compared with."""
+        x = context.predictions[self.measurement.observable]
+        return x + sm_value(params, self.sm) if self.sm is not None else x
+
     def logpdf(self, context, params, *, constraints=True):
         m = self.measurement
-        x = context.predictions[m.observable]
-        if self.sm is not None:
-            x = x + sm_value(params, self.sm)
-        return asymmetric_gaussian_logpdf(x, m.value, m.error_up, m.error_down)
+        center = m.value if self._center is None else self._center
+        return asymmetric_gaussian_logpdf(self.expected(context, params), center, m.error_up, m.error_down)
+
+    def asimov(self, context, params):
+        """This term with the measured value replaced by the prediction at the point (errors kept)."""
+        new = copy.copy(self)
+        new._center = self.expected(context, params)
+        return new

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -64,3 +66,9 @@ class LFUTerm:
         sigma = jnp.where(pred > self._values, self._up, self._down)
         d = (pred - self._values) / sigma
         return -0.5 * d @ jnp.linalg.solve(self._corr, d)
+
+    def asimov(self, context, params):
+        """The measured ratios replaced by the point's predicted ratios (errors, correlation kept)."""
+        new = copy.copy(self)
+        new._values = self.predicted_ratios(context)
+        return new

@@ -4,12 +4,13 @@ convention of :mod:`hpjax.likelihood.stats` (``half_normal``, ``step``, ``poisso
 
 from __future__ import annotations
 
+import copy
 from statistics import NormalDist
 
 import jax.numpy as jnp
 
 from ..names import PRODUCTION
-from ..stats import LimitTable, PoissonCounts, half_normal_logpdf, sigma_from_limit, step_logpdf
+from ..stats import LimitTable, PoissonCounts, sigma_from_limit, step_logpdf
 from .base import TermSetup, register
 
 __all__ = ["UpperLimitTerm", "TableLimitTerm"]
@@ -29,6 +30,7 @@ class UpperLimitTerm:
     hard step, or (``counts``) the Poisson counting likelihood calibrated to the limit."""
 
     COMBINE = "strongest"
+    _center = 0.0  # half-normal: the rate the limit is centred on (0: as published; see asimov)
 
     def __init__(self, name: str, measurement, convention: str = "half_normal"):
         m = measurement
@@ -51,10 +53,24 @@ class UpperLimitTerm:
     def logpdf(self, context, params, *, constraints=True):
         x = context.predictions[self.measurement.observable]
         if self.convention == "half_normal":
-            return half_normal_logpdf(x, self._sigma)
+            return -0.5 * ((jnp.maximum(x, 0.0) - self._center) / self._sigma) ** 2
         if self.convention == "step":
             return step_logpdf(x, self.measurement.limit)
         return self._counts.logpdf(x)
+
+    def asimov(self, context, params):
+        """The limit on the Asimov data of the point x0: half-normal centred on x0 (a Gaussian of the
+        same width), Poisson with the count whose likelihood peaks at x0
+        (:meth:`~hpjax.likelihood.stats.PoissonCounts.asimov_count`); a hard step has no data
+        (unchanged). At no new physics (x0 = 0) the half-normal term is the published one."""
+        x0 = jnp.maximum(context.predictions[self.measurement.observable], 0.0)
+        new = copy.copy(self)
+        if self.convention == "half_normal":
+            new._center = x0
+        elif self.convention == "poisson":
+            new._counts = copy.copy(self._counts)
+            new._counts.n = self._counts.asimov_count(x0)
+        return new
 
 
 @register("mass_dependent_upper_limit")
@@ -65,6 +81,7 @@ class TableLimitTerm:
     and z the CL quantile (half-normal), or a hard step at r = 1."""
 
     COMBINE = "strongest"
+    _center = 0.0  # the ratio the half-normal is centred on (0: as published; see asimov)
 
     def __init__(self, name: str, measurement, convention: str = "half_normal"):
         m = measurement
@@ -96,4 +113,11 @@ class TableLimitTerm:
         r = self.ratio(context)
         if self.convention == "step":
             return jnp.where(r <= 1.0, 0.0, -jnp.inf)
-        return -0.5 * (self.z * r) ** 2
+        return -0.5 * (self.z * (r - self._center)) ** 2
+
+    def asimov(self, context, params):
+        """Centred on the point's ratio r0 (the published term at r0 = 0); a hard step unchanged."""
+        new = copy.copy(self)
+        if self.convention != "step":
+            new._center = self.ratio(context)
+        return new

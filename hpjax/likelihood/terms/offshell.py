@@ -19,6 +19,7 @@ endpoint. Without ``q2_windows`` the whole predicted rate counts (x = the observ
 
 from __future__ import annotations
 
+import copy
 import math
 
 import jax.numpy as jnp
@@ -56,6 +57,7 @@ class OffshellTerm:
     """The measured rate minus the SM as a constraint on the off-shell new-physics rate (module doc)."""
 
     COMBINE = "sum"
+    _center = None  # the Asimov data's rate in place of the measured one (see asimov)
 
     def __init__(self, name: str, measurement, sm, inputs, kl_convention: str = "re"):
         m = measurement
@@ -112,8 +114,15 @@ class OffshellTerm:
     def logpdf_at(self, x):
         """ln L of a new-physics rate x (0 at x = 0)."""
         m, s0 = self.measurement, self.sm.value
-        g = lambda y: asymmetric_gaussian_logpdf(y, m.value, self.sigma_up, self.sigma_down)  # noqa: E731
+        center = m.value if self._center is None else self._center
+        g = lambda y: asymmetric_gaussian_logpdf(y, center, self.sigma_up, self.sigma_down)  # noqa: E731
         return g(s0 + x) - g(s0)
 
     def logpdf(self, context, params, *, constraints=True):
         return self.logpdf_at(self.new_physics_rate(context))
+
+    def asimov(self, context, params):
+        """The measured rate replaced by SM + the point's new-physics rate (errors kept)."""
+        new = copy.copy(self)
+        new._center = self.sm.value + self.new_physics_rate(context)
+        return new

@@ -91,6 +91,14 @@ class RelicTerm:
             return context.predictions[OBSERVABLE]
         return context.model.omega_h2(context.inputs, mode="freeze_in", T_RH=self.T_RH)
 
+    def asimov(self, context, params):
+        """Planck's value replaced by the point's Omega h^2 (width kept)."""
+        import copy
+
+        new = copy.copy(self)
+        new.center = self.omega_h2(context)
+        return new
+
     def logpdf(self, context, params, *, constraints=True):
         z = (self.omega_h2(context) - self.center) / self.sigma
         if self.mode == "upper":
