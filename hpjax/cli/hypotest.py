@@ -259,7 +259,7 @@ def cmd_hypotest(args) -> int:
             out / "limits",
             spec["formats"],
             ylabel=f"{spec['cl']:.0%} CL CLs limit on {poi}",
-            xlabel=f"${mass}$ [GeV]" if mass.startswith("m_") else mass,
+            xlabel=("$m_{h_D}$ [GeV]" if mass == "m_hD" else f"${mass}$ [GeV]") if mass.startswith("m_") else mass,
         )
     elif spec["task"] == "limits":
         res = _limits(spec)
