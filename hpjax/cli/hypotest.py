@@ -95,7 +95,7 @@ def read_spec(path) -> dict:
     if toys < 1 or batch < 1:
         _fail(path, f"hypotest.toys = {toys}, batch = {batch}; allowed: integers >= 1")
     out = doc.get("output", {})
-    fit = None
+    fit, poi, mass = None, h.get("poi", "sin_theta"), h.get("mass", "m_hD")
     if task == "model_limits":
         from ..spec import SpecError, load_spec
 
@@ -103,25 +103,24 @@ def read_spec(path) -> dict:
             fit = load_spec(path)
         except SpecError as exc:
             raise SystemExit(f"hpjax hypotest: {exc}") from None
-        for key, default in (("poi", "sin_theta"), ("mass", "m_hD")):
-            name = h.get(key, default)
+        for key, name in (("poi", poi), ("mass", mass)):
             if name not in fit.free:
                 _fail(
                     path,
                     f"hypotest.{key} = {name!r} must be a free parameter ([free.{name}]); free: {sorted(fit.free)}",
                 )
-        lo, hi = fit.free[h.get("mass", "m_hD")]["range"]
+        lo, hi = fit.free[mass]["range"]
         if masses.min() < lo or masses.max() > hi:
             _fail(
                 path,
-                f"hypotest.masses: [{masses.min():g}, {masses.max():g}] leaves free.{h.get('mass', 'm_hD')}.range [{lo:g}, {hi:g}]",
+                f"hypotest.masses: [{masses.min():g}, {masses.max():g}] leaves free.{mass}.range [{lo:g}, {hi:g}]",
             )
-        if fit.free[h.get("poi", "sin_theta")]["range"][0] <= 0:
-            _fail(path, f"free.{h.get('poi', 'sin_theta')}.range: the lower end sets the POI's scale; allowed > 0")
+        if fit.free[poi]["range"][0] <= 0:
+            _fail(path, f"free.{poi}.range: the lower end sets the POI's scale; allowed > 0")
     return {
         "fit": fit,
-        "poi": h.get("poi", "sin_theta"),
-        "mass": h.get("mass", "m_hD"),
+        "poi": poi,
+        "mass": mass,
         "path": path,
         "task": task,
         "masses": masses,
@@ -151,7 +150,7 @@ def _meta(spec) -> dict:
         "spec_text": spec["path"].read_text(),
         "likelihood": "belle2_full (Belle II's published likelihood, 231 nuisances profiled), InvisibleX"
         if spec["fit"] is None
-        else repr(spec["fit"].build_likelihood()),
+        else repr(spec["likelihood"]),
         **({"br_unit": 1e-6} if spec["fit"] is None else {"poi": spec["poi"], "mass": spec["mass"]}),
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -191,7 +190,7 @@ def _model_limits(spec):
     from ..inference.adapters import poi_likelihood
     from ..inference.hypotest import upper_limit
 
-    lik = spec["fit"].build_likelihood()
+    lik = spec["likelihood"]
     lo, hi = spec["fit"].free[spec["poi"]]["range"]
     top = (hi / lo) ** 2
     scan = jnp.geomspace(1e-2, top, 40)
@@ -236,6 +235,8 @@ def cmd_hypotest(args) -> int:
     from ..plotting.limits import limit_figure, p0_figure
 
     spec = read_spec(args.spec)
+    if spec["fit"] is not None:
+        spec["likelihood"] = spec["fit"].build_likelihood()  # once: metadata, limits and the figure
     out = spec["directory"]
     check_writable(out)
     t0 = time.perf_counter()
@@ -255,7 +256,7 @@ def cmd_hypotest(args) -> int:
         (out / "limits.csv").write_text("\n".join(rows) + "\n")
         files = limit_figure(
             m,
-            {f"observed ({', '.join(spec['fit'].build_likelihood().terms)})": {"observed": obs, "expected": exp}},
+            {f"observed ({', '.join(spec['likelihood'].terms)})": {"observed": obs, "expected": exp}},
             out / "limits",
             spec["formats"],
             ylabel=f"{spec['cl']:.0%} CL CLs limit on {poi}",
