@@ -64,6 +64,7 @@ import numpy as np
 
 from .inputs import Inputs, parse_inputs
 from .kinematics import kallen, sqrt_pos
+from .numerics.tables import Grid
 
 __all__ = [
     "constants",
@@ -175,8 +176,15 @@ def gamma_leptons(m_AD, eps, inputs: Inputs | None = None):
 def r_hadrons(m_AD):
     """R(m) entering Gamma(A_D -> hadrons) = eps^2 alpha m/3 R (zero below the first Darkcast
     threshold, pi0 gamma at 0.14 GeV)."""
+    grid, rs = _hadronic_r_grid()
+    return grid.interp(m_AD, rs, left=0.0, right=rs[-1])
+
+
+@functools.cache
+def _hadronic_r_grid():
+    """The R table as (Grid, values): an O(1) lookup (hpjax.numerics.tables) instead of a binary search."""
     ms, rs = hadronic_r_table()
-    return jnp.interp(jnp.asarray(m_AD, dtype=jnp.float64), jnp.asarray(ms), jnp.asarray(rs), left=0.0, right=rs[-1])
+    return Grid(ms), rs
 
 
 def gamma_hadrons(m_AD, eps):

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .kinematics import beta_threshold, pow_pos, safe_ratio, sqrt_pos
+from .numerics.tables import Grid
 
 __all__ = [
     "gamma_S_to_chichi",
@@ -146,15 +147,20 @@ def boiarska_width_table() -> tuple[np.ndarray, np.ndarray]:
     return arr[:, 0], arr[:, 1]
 
 
+@functools.cache
+def _hadronic_grids():
+    """The two hadronic-width tables as (Grid, values): an O(1) lookup instead of a binary search."""
+    return tuple((Grid(m), v) for m, v in (hadronic_width_table(), boiarska_width_table()))
+
+
 def gamma_S_to_hadrons(m, sin_theta, inputs):
     """Hadronic width sin^2(theta) Gamma_had(m; theta=1): the FORESEE tabulation (``inputs.hD_hadrons_model``
     w = 0, the default), the Boiarska et al. model (w = 1) or the geometric interpolation
     Gamma_F (Gamma_B / Gamma_F)^w (linear, clipped at 0, where one of the two vanishes; FORESEE
     outside the Boiarska table, above 5.3 GeV). See the module doc."""
-    masses, inv_ctau = hadronic_width_table()
-    g_f = inputs.hbar_c * jnp.interp(m, jnp.asarray(masses), jnp.asarray(inv_ctau), left=0.0)
-    mb, gb = boiarska_width_table()
-    g_b = jnp.interp(m, jnp.asarray(mb), jnp.asarray(gb), left=0.0, right=jnp.nan)
+    (grid_f, inv_ctau), (grid_b, gb) = _hadronic_grids()
+    g_f = inputs.hbar_c * grid_f.interp(m, inv_ctau, left=0.0)
+    g_b = grid_b.interp(m, gb, left=0.0, right=jnp.nan)
     g_b = jnp.where(jnp.isnan(g_b), g_f, g_b)
     w = inputs.hD_hadrons_model
     both = (g_f > 0) & (g_b > 0)

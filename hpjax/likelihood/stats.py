@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
+from ..numerics.tables import Grid
 from .names import UL_CONVENTIONS
 
 __all__ = [
@@ -185,10 +186,13 @@ class LimitTable:
         self.logv = jnp.asarray(np.where(valid, np.log10(np.where(valid, values, 1.0)), 0.0))
         self.valid = jnp.asarray(valid.astype(float))
         self.m_range = (float(masses[0]), float(masses[-1]))
+        # O(1) interval lookups (hpjax.numerics.tables): a binary search is a while loop a block
+        self._m_grid = Grid(masses) if masses.size > 1 else None
+        self._lt_grid = Grid(np.log10(lifetimes)) if lifetimes.size > 1 else None
         self.tau_longest = float(lifetimes[-1])
 
     def _interp2(self, grid, m, lt):
-        i = jnp.clip(jnp.searchsorted(self.m, m, side="right") - 1, 0, self.m.size - 2) if self.m.size > 1 else 0
+        i = self._m_grid.interval(m) if self.m.size > 1 else 0
         if self.m.size > 1:
             fm = jnp.clip((m - self.m[i]) / (self.m[i + 1] - self.m[i]), 0.0, 1.0)
             col = lambda j: grid[i, j] * (1 - fm) + grid[i + 1, j] * fm  # noqa: E731
@@ -196,7 +200,7 @@ class LimitTable:
             col = lambda j: grid[0, j]  # noqa: E731
         if self.lt.size == 1:
             return col(0)
-        j = jnp.clip(jnp.searchsorted(self.lt, lt, side="right") - 1, 0, self.lt.size - 2)
+        j = self._lt_grid.interval(lt)
         ft = jnp.clip((lt - self.lt[j]) / (self.lt[j + 1] - self.lt[j]), 0.0, 1.0)
         return col(j) * (1 - ft) + col(j + 1) * ft
 

@@ -1,6 +1,6 @@
 """Generic numerical building blocks shared by the physics, likelihood and inference modules:
 quadrature rules (:mod:`.quadrature`: Gauss-Legendre, the cosine endpoint map, the Breit-Wigner
-q^2 rule, a vectorised tan), the structured Gauss-Newton solver (:mod:`.gauss_newton`), and the
+q^2 rule, a vectorised tan), O(1) lookup in constant tables (:mod:`.tables`), the structured Gauss-Newton solver (:mod:`.gauss_newton`), and the
 one sentinel for an infinite chi^2 that optimisers see."""
 
 import jax.numpy as jnp

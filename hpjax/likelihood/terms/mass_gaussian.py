@@ -20,9 +20,11 @@ from __future__ import annotations
 import copy
 
 import jax.numpy as jnp
+import numpy as np
 
 from ...decays import CHANNELS
 from ...kinematics import sqrt_pos
+from ...numerics.tables import Grid
 from ..names import PRODUCTION
 from .base import TermSetup, register
 
@@ -58,6 +60,7 @@ class MassGaussianTerm:
         self.measurements = (m.name,)
         self.nuisances = ()
         self._m = jnp.asarray(m.masses)
+        self._grid = Grid(np.asarray(m.masses, dtype=float))  # O(1) lookup (hpjax.numerics.tables)
         self._c = jnp.asarray(m.central)
         self._up = jnp.asarray((m.upper - m.central) / m.interval_sigma)
         self._down = jnp.asarray((m.central - m.lower) / m.interval_sigma)
@@ -69,7 +72,7 @@ class MassGaussianTerm:
     def table(self, mass):
         """(central, sigma_up, sigma_down) at ``mass``, linearly interpolated."""
         mass = jnp.clip(mass, self._m[0], self._m[-1])
-        return tuple(jnp.interp(mass, self._m, v) for v in (self._c, self._up, self._down))
+        return tuple(self._grid.interp(mass, v) for v in (self._c, self._up, self._down))
 
     def prediction(self, context):
         """The rate compared with the table: invisible decays plus visible decays that escape."""
