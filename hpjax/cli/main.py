@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     a segmentation fault.
     """
     args = build_parser().parse_args(argv)
+    from ..inference.distributed import prefer_wide_vectors
+
+    prefer_wide_vectors()  # AVX-512: 1.3-1.4x per core on the q^2 nodes (before JAX starts its backend)
     previous_hook = sys.unraisablehook
 
     def unraisable(u):
