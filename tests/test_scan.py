@@ -188,6 +188,18 @@ def test_regions_are_filled_contours_matching_the_grid(fig1_scan, tmp_path):
     assert inside[0] and not inside[-1] and np.all(np.diff(inside.astype(int)) <= 0)
 
 
+def test_scan_observables_are_predict(fig1_scan):
+    """A scan's observables come from the likelihood's own prediction (a q^2 integral that a term
+    and an observable share is computed once): the numbers of hpjax.predict at the same points."""
+    ds, _ = fig1_scan
+    m, s = ds["m_hD"].values[::7], ds["sin_theta"].values[::9]
+    mm, ss = np.meshgrid(m, s, indexing="ij")
+    names = ["BR(B+->K+inv)", "BR(h->inv)"]
+    want = hpjax.predict(hpjax.SingletHiggsPortal(mm, ss, 1.0, 0.0), observables=names)
+    for k in names:
+        np.testing.assert_allclose(ds[f"obs_{k}"].values[::7, ::9], want[k], rtol=1e-13, atol=0)
+
+
 @pytest.mark.slow  # make test: test_fig1_content (the same drawing code); make demo draws Fig. 1
 def test_fig2_and_fig4_content(tmp_path):
     lik2 = hpjax.Likelihood(

@@ -149,7 +149,6 @@ def _grid(axes: dict):
 
 def _point_function(lik, names, profile, observables, transforms):
     """f(poi_vector) -> dict of scalars for one grid point."""
-    from ..observables import predict
     from .optimize import bfgs
 
     base = {k: jnp.asarray(v) for k, v in lik.initial_params().items()}
@@ -170,15 +169,13 @@ def _point_function(lik, names, profile, observables, transforms):
             p = params_at(v, u)
         else:
             p = params_at(v)
-        out = {f"logL_{k}": val for k, val in lik.breakdown(p).items()}
+        # the observables from the likelihood's own prediction: shared q^2 integrals computed once
+        terms, obs = lik.breakdown_and_predictions(p, observables) if observables else (lik.breakdown(p), {})
+        out = {f"logL_{k}": val for k, val in terms.items()}
         out["log_likelihood"] = sum(out.values())
         for n in prof:
             out[f"profiled_{n}"] = p[n]
-        if observables:
-            model, _ = lik._model_and_domain(p)
-            inputs = lik._inputs_for(p)
-            obs = predict(model, inputs, observables=observables, **lik.options)
-            out.update({f"obs_{k}": v for k, v in obs.items()})
+        out.update({f"obs_{k}": v for k, v in obs.items()})
         return out
 
     return point

@@ -327,17 +327,19 @@ class Likelihood:
             return self.inputs
         return self.inputs.replace(**{n: params[n] for n in self._input_nuisances})
 
-    def context(self, params) -> Context:
-        """The :class:`~hpjax.likelihood.terms.Context` the terms see at ``params``."""
+    def context(self, params, observables=()) -> Context:
+        """The :class:`~hpjax.likelihood.terms.Context` the terms see at ``params``; ``observables``
+        adds predictions to the terms' own, computed in the same call (each q^2 integral once)."""
         model, _ = self._model_and_domain(params)
         inputs = self._inputs_for(params)
-        preds = predict(model, inputs, observables=self._observables, **self.options)
+        wanted = tuple(dict.fromkeys((*self._observables, *observables)))
+        preds = predict(model, inputs, observables=wanted, **self.options)
         return Context(preds, model, inputs)
 
-    def _evaluate(self, params, constraints: bool = True) -> dict:
+    def _evaluate(self, params, constraints: bool = True, ctx: Context | None = None) -> dict:
         self._check(params)
         _, ok = self._model_and_domain(params)
-        ctx = self.context(params)
+        ctx = self.context(params) if ctx is None else ctx
         out = {t.name: t.logpdf(ctx, params, constraints=constraints) for t in self._terms}
         cons = [g for g in self._groups if g.constraint is not None]
         if constraints and cons:
@@ -349,6 +351,13 @@ class Likelihood:
     def breakdown(self, params) -> dict:
         """Per-term log-likelihood (and ``nuisance_constraints`` when constrained nuisances float)."""
         return self._evaluate(params)
+
+    def breakdown_and_predictions(self, params, observables) -> tuple[dict, dict]:
+        """:meth:`breakdown` and the predicted ``observables`` at ``params``, from one prediction: a
+        q^2 integral that a term and an observable share is computed once (a scan that records
+        BR(B+->K+inv) next to the Belle II term integrates B+ -> K+ once, not twice)."""
+        ctx = self.context(params, observables)
+        return self._evaluate(params, ctx=ctx), {k: ctx.predictions[k] for k in observables}
 
     def log_likelihood(self, params, constraints: bool = True):
         """Total ln L (chi2 convention); -inf outside the physical domain. With
