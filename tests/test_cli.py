@@ -185,3 +185,27 @@ def test_cli_predict_and_bad_parameters(capsys):
         main(["predict", "singlet", "m_hD=1", "sin_theta=6", "y_D=1", "m_chi=0"])
     with pytest.raises(SystemExit, match="unknown parameter"):
         main(["predict", "singlet", "m_h=1"])
+
+
+def test_persistent_cache_directory(monkeypatch, tmp_path):
+    """hpjax commands keep compiled programs on disk: JAX_COMPILATION_CACHE_DIR when set (make's
+    .cache/jax), else HPJAX_CACHE_DIR; HPJAX_CACHE_DIR=none switches the cache off."""
+    import jax
+
+    from hpjax.cli.main import persistent_cache
+
+    saved = (jax.config.jax_compilation_cache_dir, jax.config.jax_persistent_cache_min_compile_time_secs)
+    try:
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "make"))
+        assert persistent_cache() == str(tmp_path / "make")
+        monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
+        monkeypatch.delenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", raising=False)
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv("HPJAX_CACHE_DIR", "none")
+        assert persistent_cache() is None and jax.config.jax_compilation_cache_dir is None
+        monkeypatch.setenv("HPJAX_CACHE_DIR", str(tmp_path / "mine"))
+        assert persistent_cache() == str(tmp_path / "mine") == jax.config.jax_compilation_cache_dir
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.1
+    finally:
+        jax.config.update("jax_compilation_cache_dir", saved[0])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", saved[1])
