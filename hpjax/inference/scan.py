@@ -321,31 +321,54 @@ def scan(
         )
     computed = 0
     t0 = time.perf_counter()
+    pending = []  # (indices, device outputs) of the chunk dispatched last, not yet written
+
+    def finish(idx, outputs):
+        """Fetch a chunk's outputs, write this process's rows of it (it owns their file)."""
+        nonlocal computed
+        rows, arrays = dist.local_rows(outputs)
+        own = rows < idx.size  # this process's real points of the chunk (the rest is padding)
+        if own.any():
+            mine = idx[rows[own]]
+            arrays = {k: v[own] for k, v in arrays.items()}
+            path = chunk_path(chunk_dir, mine)
+            atomic_save(path, {**arrays, "_index": mine.astype(np.int64), "_identity": np.array(ihash)})
+            records[path] = (mine, arrays)
+        computed += idx.size
+        kept[idx] = True
+        if _THROTTLE_S:
+            time.sleep(_THROTTLE_S)
+        if bar:
+            bar.update(idx.size)
+
+    cuts = _cuts(todo, chunk)
     try:
-        for count, idx in enumerate(_cuts(todo, chunk)):
+        for count, idx in enumerate(cuts):
             if max_chunks is not None and count >= max_chunks:
-                if bar:
-                    bar.close()
-                return None
+                break
             run = executable()
             block = np.empty((chunk, len(names)))
             block[: idx.size] = points[idx]
             block[idx.size :] = points[idx[0]]  # padding: a valid point, discarded below
-            rows, arrays = dist.local_rows(run(dist.global_array(block, sharding)))
-            own = rows < idx.size  # this process's real points of the chunk: it owns their file
-            if own.any():
-                mine = idx[rows[own]]
-                arrays = {k: v[own] for k, v in arrays.items()}
-                path = chunk_path(chunk_dir, mine)
-                atomic_save(path, {**arrays, "_index": mine.astype(np.int64), "_identity": np.array(ihash)})
-                records[path] = (mine, arrays)
-            computed += idx.size
-            kept[idx] = True
-            if _THROTTLE_S:
-                time.sleep(_THROTTLE_S)
+            # dispatched asynchronously: the devices compute this chunk while the host fetches and
+            # writes the previous one (one chunk in flight; every process dispatches in the same order)
+            pending.append((idx, run(dist.global_array(block, sharding))))
+            if len(pending) > 1:
+                finish(*pending.pop(0))
+        while pending:
+            finish(*pending.pop(0))
+        if max_chunks is not None and len(cuts) > max_chunks:
             if bar:
-                bar.update(idx.size)
+                bar.close()
+            return None
     except KeyboardInterrupt:
+        # a chunk the devices have finished is kept: written now (one that is still running is not waited for)
+        try:
+            for idx, outputs in pending:
+                if n_proc == 1 and all(a.is_ready() for a in outputs.values()):
+                    finish(idx, outputs)
+        except KeyboardInterrupt:  # a second Ctrl-C: leave at once
+            pass
         if bar:
             bar.close()
         raise ScanInterrupted(int(kept.sum()), n_points, chunk_dir) from None
