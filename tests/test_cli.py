@@ -209,3 +209,29 @@ def test_persistent_cache_directory(monkeypatch, tmp_path):
     finally:
         jax.config.update("jax_compilation_cache_dir", saved[0])
         jax.config.update("jax_persistent_cache_min_compile_time_secs", saved[1])
+
+
+def test_xla_cpu_flags_respect_the_users_choice(monkeypatch):
+    """prefer_wide_vectors adds 512-bit vectors on an AVX-512 CPU only (and never over a width the
+    user chose); use_all_cpu_cores one device per usable core unless XLA_FLAGS sets a count."""
+    from hpjax.inference import distributed as dist
+
+    monkeypatch.setattr(dist, "_has_avx512", lambda: True)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_prefer_vector_width=256")
+    import os
+
+    assert not dist.prefer_wide_vectors()
+    assert os.environ["XLA_FLAGS"] == "--xla_cpu_prefer_vector_width=256"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=3")
+    assert dist.prefer_wide_vectors()
+
+    assert os.environ["XLA_FLAGS"].split() == [
+        "--xla_force_host_platform_device_count=3",
+        "--xla_cpu_prefer_vector_width=512",
+    ]
+    assert not dist.use_all_cpu_cores()  # a count is already chosen
+    monkeypatch.setattr(dist, "_has_avx512", lambda: False)
+    monkeypatch.setenv("XLA_FLAGS", "")
+    assert not dist.prefer_wide_vectors() and os.environ["XLA_FLAGS"] == ""
+    assert dist.use_all_cpu_cores()
+    assert os.environ["XLA_FLAGS"] == f"--xla_force_host_platform_device_count={len(os.sched_getaffinity(0))}"
