@@ -23,10 +23,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=2)
     cfg = ap.parse_args()
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={os.cpu_count() or 1}".strip()
     sys.path.insert(0, str(ROOT))
+    from hpjax.inference.distributed import use_all_cpu_cores
+
+    use_all_cpu_cores()  # one device per core, as hpjax sample (before JAX starts its backend)
     import jax
     import numpy as np
 

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SECTIONS = ("scan", "gradient", "nuts", "emcee", "compile", "import", "memory", "belle2_full", "hypotest")
+SECTIONS = ("scan", "cli_scan", "gradient", "nuts", "emcee", "compile", "import", "memory", "belle2_full", "hypotest")
 #: agreement required of every baseline before it is timed
 AGREEMENT_TOL = 1e-6
 
@@ -63,12 +63,10 @@ def _configure_jax(device: str):
         os.environ.setdefault("JAX_PLATFORMS", "cuda")
     else:
         os.environ["JAX_PLATFORMS"] = "cpu"
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "xla_force_host_platform_device_count" not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={os.cpu_count() or 1}".strip()
-        # 512-bit vectors on an AVX-512 CPU, as the hpjax command (hpjax.inference.distributed)
-        from hpjax.inference.distributed import prefer_wide_vectors
+        # one device per core and 512-bit vectors on an AVX-512 CPU, as the hpjax command
+        from hpjax.inference.distributed import prefer_wide_vectors, use_all_cpu_cores
 
+        use_all_cpu_cores()
         prefer_wide_vectors()
 
 
@@ -596,6 +594,22 @@ def bench_memory(cfg) -> dict:
     return out
 
 
+def bench_cli_scan(cfg) -> dict:
+    """`hpjax scan` as a user runs it (benchmarks/cli_scan_cores.py: fits/fig1_unified.toml refined
+    to 1200 x 900 points, a fresh process, XLA_FLAGS unset): steady-state points/s and CPU/wall,
+    to set beside the scan section's figure. CPU only (the command's CPU-device logic)."""
+    if cfg.device == "gpu":
+        return {"skipped": "CPU only"}
+    from benchmarks.cli_scan_cores import run as run_cli
+
+    r = run_cli(None)
+    _log(
+        f"cli_scan: hpjax scan, steady state {r['points_per_s']:.3g} points/s on {r['devices']} device(s), "
+        f"CPU/wall {r['cpu_over_wall']:.2f}"
+    )
+    return r
+
+
 def bench_hypotest(cfg) -> dict:
     """Look-elsewhere toys (issue 13): 10^4 background-only toys of Belle II's full likelihood
     (231 nuisances and the auxiliary data drawn from their constraints), each profiled over the
@@ -791,6 +805,7 @@ def main(argv=None):
     )
     funcs = {
         "scan": bench_scan,
+        "cli_scan": bench_cli_scan,
         "gradient": bench_gradient,
         "nuts": bench_nuts,
         "emcee": bench_emcee,

@@ -34,8 +34,9 @@ def persistent_cache() -> str | None:
 
     import jax
 
-    if os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir:
-        return os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir
+    chosen = os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir
+    if chosen:
+        return chosen
     d = os.environ.get("HPJAX_CACHE_DIR")
     if d and d.lower() == "none":
         return None

@@ -54,21 +54,29 @@ def one_device_per_process(devices) -> list:
     return list(first.values())
 
 
+def _add_xla_flag(name: str, value) -> bool:
+    """Append ``--name=value`` to XLA_FLAGS unless XLA_FLAGS already sets ``name`` (the user's
+    choice wins); effective only before JAX starts its backend. Returns whether it was added."""
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if name in flags:
+        return False
+    os.environ["XLA_FLAGS"] = f"{flags} --{name}={value}".strip()
+    return True
+
+
 def use_all_cpu_cores() -> bool:
     """One XLA CPU device per core this process may use (``--xla_force_host_platform_device_count``)
     unless ``XLA_FLAGS`` already chooses a count; effective only before JAX starts its backend
     (importing hpjax does not start it). Returns whether the flag was set."""
     import os
 
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" in flags:
-        return False
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={max(cores, 1)}".strip()
-    return True
+    return _add_xla_flag("xla_force_host_platform_device_count", max(cores, 1))
 
 
 def _has_avx512() -> bool:
@@ -90,13 +98,7 @@ def prefer_wide_vectors() -> bool:
     likelihood are arithmetic-bound and run 1.3-1.4x faster per core with 512 (benchmarks/NOTES.md,
     2026-12-04: the same numbers to 1e-15). Code generation only: no result changes beyond the
     rounding of a reduction. Returns whether the flag was set."""
-    import os
-
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_cpu_prefer_vector_width" in flags or not _has_avx512():
-        return False
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_prefer_vector_width=512".strip()
-    return True
+    return _has_avx512() and _add_xla_flag("xla_cpu_prefer_vector_width", 512)
 
 
 def parse_spec(spec: str | None) -> dict:
