@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import jax
@@ -44,7 +45,8 @@ from .couplings import c_bs, c_sd
 from .formfactors import z_bsz, z_bsz_parts
 from .kinematics import kallen, safe_ratio, sqrt_pos
 from .models import dark_mass, gamma_hD_invisible, gamma_hD_total
-from .numerics.quadrature import DEFAULT_ORDER, bw_segments
+from .numerics.quadrature import DEFAULT_ORDER, bw_segment, bw_segment_active
+from .numerics.skip import skip_inactive
 
 __all__ = [
     "CHANNELS",
@@ -238,6 +240,25 @@ def _bw_integrand(row, mod, mh2, M, G, x, bsz=None):
     return const * (num * num) * sqrt_pos(lam) * jnp.where(row["vector"] > 0, lam, 1.0) * rho / (den * den)
 
 
+def _segment_integral(i, bsz, n, row, mod, mh2, a, b, M, G, sc):
+    """sum_k w_k dGamma/dq^2(x_k) over segment ``i`` of the rule (in units of ``sc``, see
+    gamma_three_body_many): the integral over one segment, times sc."""
+    y, w = bw_segment(i, a / sc, b / sc, M / sc, G / sc, n)
+    return jnp.sum(w * _bw_integrand(row, mod, mh2, M, G, jnp.clip(sc * y, a, b), bsz))
+
+
+class _SegmentFunctions(dict):
+    """One function object per (segment, form-factor kind, order): the same object on every call,
+    so that JAX's tracing caches see one function."""
+
+    def __missing__(self, key):
+        fn = self[key] = functools.partial(_segment_integral, *key)
+        return fn
+
+
+_SEGMENT = _SegmentFunctions()
+
+
 def three_body_integrand(channel: str, model, inputs, x, G, kl_convention: str = "re"):
     """dGamma/dq^2 (P -> P' + invisible) [GeV^-1] at q^2 = ``x`` times ((x - m_hD^2)^2 + G^2), with
     ``G`` = m_hD Gamma_hD: what :func:`hpjax.numerics.quadrature.bw_quadrature` weights sum to the
@@ -270,16 +291,15 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
             a_s, b_s, G_s = jnp.where(ok, a, 1.0), jnp.where(ok, b, 2.0), jnp.where(ok, G, 1.0)
             M_s = jnp.where(ok, M, 1.5)
 
-            def integrand(x):
-                return _bw_integrand(row, mod, mh2, M_s, G_s, x, bsz)
-
             # the rule in units of s = sqrt(G b) (q^2 = s y): exact in exact arithmetic, it keeps
             # every square of the rule ((y - M/s)^2 + (G/s)^2, from (G/b) to (b/G)) representable
             # for a pole width down to _G_MIN_REL b (tiny m_hD or couplings)
             sc = jnp.where(G_s > 1e-60 * b_s, 1.0, jnp.sqrt(G_s * b_s))  # 1 (exact, as before) unless needed
-            segs = bw_segments(a_s / sc, b_s / sc, M_s / sc, G_s / sc, n)
-            # segment by segment (no concatenation of the nodes: see bw_segments)
-            total = sum(jnp.sum(w * integrand(jnp.clip(sc * y, a_s, b_s))) for y, w in segs) / sc
+            active = bw_segment_active(a_s / sc, b_s / sc, M_s / sc, G_s / sc)
+            # segment by segment (no concatenation of the nodes: see bw_segments); a segment that
+            # is empty for every point of a vmapped block is not evaluated (hpjax.numerics.skip)
+            args = (row, mod, mh2, a_s, b_s, M_s, G_s, sc)
+            total = sum(skip_inactive(_SEGMENT[i, bsz, n], ok & active[i], *args) for i in range(3)) / sc
             nwa = _gamma2_from_row(row, mod.sin_theta, M) * br_inv
             return jnp.where(ok, total, jnp.where(narrow, nwa, 0.0))
 

@@ -40,6 +40,9 @@ __all__ = [
     "endpoint_map",
     "bw_quadrature",
     "bw_segments",
+    "bw_segment",
+    "bw_segment_active",
+    "SEGMENTS",
     "tan_reduced",
     "DEFAULT_ORDER",
     "PEAK_HALF_WIDTH",
@@ -145,6 +148,38 @@ def _tail(d_lo, d_hi, M, G, sign, n):
     return x, jnp.where(nonempty, w, 0.0)
 
 
+#: the three segments of the rule, in the order of :func:`bw_segments`
+SEGMENTS = ("lower tail", "peak", "upper tail")
+
+
+def bw_segment_active(a, b, M, G, K: float = PEAK_HALF_WIDTH):
+    """Whether each segment of :func:`bw_segments` (lower tail, peak, upper tail) is non-empty:
+    three booleans. A pole above the range needs only its lower tail (or, when K G reaches down
+    to ``a``, only the peak); the others have zero weights."""
+    KG = K * G
+    return (
+        M - a > jnp.maximum(KG, M - b),
+        jnp.minimum(b - M, KG) > jnp.maximum(a - M, -KG),
+        b - M > jnp.maximum(KG, a - M),
+    )
+
+
+def bw_segment(i: int, a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
+    """Segment ``i`` (0: lower tail, 1: peak, 2: upper tail) of :func:`bw_segments`: (x, w), n
+    nodes; zero weights where the segment is empty."""
+    KG = K * G
+    if i == 1:  # peak: x - M in [max(a - M, -KG), min(b - M, KG)]
+        p_lo = jnp.maximum(a - M, -KG)
+        x, w = _peak(p_lo, jnp.maximum(jnp.minimum(b - M, KG), p_lo), M, G, n)
+    elif i == 2:  # upper tail: d in [max(KG, a-M), b-M]
+        x, w = _tail(jnp.maximum(KG, a - M), b - M, M, G, 1.0, n)
+    elif i == 0:  # lower tail: d in [max(KG, M-b), M-a]
+        x, w = _tail(jnp.maximum(KG, M - b), M - a, M, G, -1.0, n)
+    else:
+        raise ValueError(f"segment index {i!r} must be 0, 1 or 2")
+    return jnp.clip(x, a, b), w
+
+
 def bw_segments(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
     """The rule of :func:`bw_quadrature` as its three segments [(x, w) lower tail, peak, upper
     tail], n nodes each. Integrating segment by segment (``sum(sum(w * J(x)) for x, w in ...)``)
@@ -153,16 +188,7 @@ def bw_segments(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
 
     Requires b > a and G > 0 (callers mask other cases).
     """
-    KG = K * G
-    # peak segment: x - M in [max(a - M, -KG), min(b - M, KG)]
-    p_lo = jnp.maximum(a - M, -KG)
-    p_hi = jnp.minimum(b - M, KG)
-    xp, wp = _peak(p_lo, jnp.maximum(p_hi, p_lo), M, G, n)
-    # upper tail: d in [max(KG, a-M), b-M]
-    xu, wu = _tail(jnp.maximum(KG, a - M), b - M, M, G, 1.0, n)
-    # lower tail: d in [max(KG, M-b), M-a]
-    xl, wl = _tail(jnp.maximum(KG, M - b), M - a, M, G, -1.0, n)
-    return [(jnp.clip(x, a, b), w) for x, w in ((xl, wl), (xp, wp), (xu, wu))]
+    return [bw_segment(i, a, b, M, G, n, K) for i in range(3)]
 
 
 def bw_quadrature(a, b, M, G, n: int = DEFAULT_ORDER, K: float = PEAK_HALF_WIDTH):
