@@ -15,7 +15,17 @@ a branch that is not taken.
 import jax
 import jax.numpy as jnp
 
-__all__ = ["kallen", "sqrt_pos", "pow_pos", "beta_threshold", "safe_ratio", "lifetime", "STABLE_WIDTH", "bw_fraction"]
+__all__ = [
+    "kallen",
+    "sqrt_pos",
+    "pow_pos",
+    "beta_threshold",
+    "safe_ratio",
+    "lifetime",
+    "STABLE_WIDTH",
+    "bw_fraction",
+    "bw_cdf",
+]
 
 
 #: smallest squared pair mass [GeV^2] divided by in beta_threshold (a normal float)
@@ -106,6 +116,19 @@ def lifetime(width, inputs):
 
 #: a Breit-Wigner narrower than this (M Gamma, GeV^2) is a delta function in :func:`bw_fraction`
 _BW_MIN_WIDTH = 1e-150
+
+
+def bw_cdf(x, M, G):
+    """atan2(x - M, G) / pi + 1/2: the Breit-Wigner's cumulative fraction below x (the same
+    normalisation as :func:`bw_fraction`, which is the difference of two); for G below 1e-150 GeV^2
+    the step function (x > M). Differences of it at bin edges are fractions in bins.
+
+    >>> float(bw_cdf(2.0, 1.0, 0.0)), round(float(bw_cdf(1.0, 1.0, 1.0)), 6)
+    (1.0, 0.5)
+    """
+    wide = G > _BW_MIN_WIDTH
+    G_s = jnp.where(wide, G, 1.0)
+    return jnp.where(wide, jnp.arctan2(x - M, G_s) / jnp.pi + 0.5, jnp.where(x > M, 1.0, 0.0))
 
 
 def bw_fraction(lo, hi, M, G):

@@ -120,3 +120,32 @@ def test_no_module_is_over_about_400_lines():
         str(p.relative_to(ROOT.parent)): n for p in ROOT.rglob("*.py") if (n := len(p.read_text().splitlines())) > 420
     }
     assert not long, long
+
+
+def test_lfu_term_equals_its_published_formula_and_calls_no_lapack():
+    """R = R_SM + BR(B -> K h_D) BR(h_D -> mu mu) f_bin / BR_SM(ee) with f_bin the Breit-Wigner
+    fraction in the bin (atan2 differences), and the chi2 with the correlation solved: computed
+    here from the predictions; the term's program has no LAPACK call (a constant correlation is
+    inverted once), so hpjax scan shards it over every CPU device (hpjax.inference.distributed)."""
+    from hpjax.inference.distributed import calls_lapack_on_cpu
+    from hpjax.kinematics import bw_fraction
+
+    model = hpjax.SingletHiggsPortal(m_hD=1.0, sin_theta=6e-3, y_D=1.0, m_chi=0.0)
+    lik = hpjax.Likelihood(model, dataset="paper", terms=["lfu"])
+    for m, s in [(0.5, 2e-3), (1.0, 6e-3), (2.3, 1e-2)]:
+        p = {"m_hD": m, "sin_theta": s}
+        mod = hpjax.SingletHiggsPortal(m_hD=m, sin_theta=s, y_D=1.0, m_chi=0.0)
+        obs = hpjax.predict(mod)
+        meas = load_measurement("lhcb_2022_RK_RKstar")
+        term = T.LFUTerm("lfu", meas, hpjax.Inputs.default())
+        pred = []
+        for prod, lo, hi, r_sm, ee in term.sm_bins:
+            f = bw_fraction(lo, hi, m**2, m * obs["Gamma(hD)"])
+            pred.append(r_sm + obs[prod] * obs["BR(hD->mumu)"] * f / ee)
+        pred = np.asarray(pred)
+        err = np.asarray(meas.errors)
+        d = (pred - np.asarray(meas.values)) / np.where(pred > np.asarray(meas.values), err[:, 0], err[:, 1])
+        chi2 = d @ np.linalg.solve(np.asarray(meas.correlation), d)
+        assert float(lik.log_likelihood(p)) == pytest.approx(-0.5 * chi2, rel=1e-12)
+    lowered = jax.jit(jax.vmap(lambda m: lik.log_likelihood({"m_hD": m, "sin_theta": 1e-3}))).lower(jnp.ones(4))
+    assert not calls_lapack_on_cpu(lowered, jax.sharding.Mesh(np.array(jax.devices("cpu")[:1]), ("points",)))
