@@ -218,15 +218,19 @@ def _bw_integrand(row, mod, mh2, M, G, x, bsz=None):
     """dGamma/dq^2 ((x - M)^2 + G^2) at q^2 = x: the smooth part of the three-body integrand, which
     the Breit-Wigner quadrature weights by 1 / ((x - M)^2 + G^2) (M = m_hD^2, G = m_hD Gamma_hD)."""
     # |P_hD - P_h|^2 * ((x-M)^2 + G^2) = ((m_h^2 - M)^2 + G^2) / (m_h^2 - x)^2
-    rho = mod.mass_gamma_invisible(x)  # sqrt(q^2) Gamma_inv(sqrt(q^2)) without a square root
     if bsz is None:  # the general form, any row
+        rho = mod.mass_gamma_invisible(x)  # sqrt(q^2) Gamma_inv(sqrt(q^2)) without a square root
         g2 = _gamma2_from_row(row, mod.sin_theta, x)
         return g2 * rho / jnp.pi * ((mh2 - M) ** 2 + G**2) / (mh2 - x) ** 2
-    # the same with one division a node (the integrand of gamma_three_body_many): the form factor's
+    # the same with one division and one square root (two with the BSZ z) a node (the integrand of
+    # gamma_three_body_many; the pair's beta^2 has its own division): the form factor's
     # z = (A - B)/(A + B), A = sqrt(t+ - x), B = sqrt(t+ - t0), the pole 1/(1 - x/m_R^2) and the
-    # Higgs propagator share one denominator; per-channel factors are computed once
+    # Higgs propagator share one denominator; sqrt(lambda) and the sqrt(beta^2) of
+    # q Gamma_inv = P sqrt(beta^2) one square root (both radicands O(1): a q^2-scaled radicand
+    # puts 1/q^2 into the reverse pass, which overflows at tiny masses); per-channel factors once
     mP, mD = row["mP"], row["mD"]
     lam = jnp.where(x < (mP - mD) ** 2, kallen(mP**2, mD**2, x), 0.0)
+    P, B2 = mod.mass_gamma_invisible_parts(x)
     if bsz:
         A, B = z_bsz_parts(x, mP, mD)
         Q = A + B
@@ -237,7 +241,7 @@ def _bw_integrand(row, mod, mh2, M, G, x, bsz=None):
         num = row["c0"] * (1.0 + row["slope"] * x)
         den = mh2 - x
     const = row["coup2"] * mod.sin_theta**2 * row["pref"] * ((mh2 - M) ** 2 + G**2) / (64.0 * jnp.pi**2 * mP**3)
-    return const * (num * num) * sqrt_pos(lam) * jnp.where(row["vector"] > 0, lam, 1.0) * rho / (den * den)
+    return const * (num * num) * sqrt_pos(lam * B2) * jnp.where(row["vector"] > 0, lam, 1.0) * P / (den * den)
 
 
 def _segment_integral(i, bsz, n, row, mod, mh2, a, b, M, G, sc):

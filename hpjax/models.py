@@ -49,7 +49,9 @@ from .widths import (
     gamma_S_to_hadrons,
     gamma_S_to_leptons,
     mass_gamma_S_to_ADAD,
+    mass_gamma_S_to_ADAD_parts,
     mass_gamma_S_to_chichi,
+    mass_gamma_S_to_chichi_parts,
 )
 
 __all__ = [
@@ -215,6 +217,11 @@ class Model:
         q = sqrt_pos(q2)
         return q * self.gamma_invisible(q)
 
+    def mass_gamma_invisible_parts(self, q2):
+        """(P, B) with q Gamma_inv(q) = P sqrt(B), B in [0, 1] (beta^2 of a pair): the q^2 integrand
+        merges the square root with its own. This default is (mass_gamma_invisible, 1)."""
+        return self.mass_gamma_invisible(q2), jnp.ones_like(q2)
+
     def gamma_visible(self, inputs, m=None):
         """Width [GeV] to SM states of a scalar of mass ``m`` (default m_hD): by default a
         SM-Higgs-like scalar mixed in with sin(theta) (leptons plus hadrons)."""
@@ -281,6 +288,9 @@ class SingletHiggsPortal(Model):
 
     def mass_gamma_invisible(self, q2):
         return mass_gamma_S_to_chichi(q2, self.y_D, self.m_chi, cos_theta(self))
+
+    def mass_gamma_invisible_parts(self, q2):
+        return mass_gamma_S_to_chichi_parts(q2, self.y_D, self.m_chi, cos_theta(self))
 
     def gamma_h_invisible(self, inputs):
         """Eq. (19): h -> chi chibar."""
@@ -349,6 +359,9 @@ class DarkAbelianHiggs(Model):
 
     def mass_gamma_invisible(self, q2):
         return mass_gamma_S_to_ADAD(q2, self.v_D, self.m_AD, cos_theta(self))
+
+    def mass_gamma_invisible_parts(self, q2):
+        return mass_gamma_S_to_ADAD_parts(q2, self.v_D, self.m_AD, cos_theta(self))
 
     def gamma_h_invisible(self, inputs):
         """Eqs. (47) + (48), corrected: h -> A_D A_D and h -> h_D h_D."""

@@ -80,6 +80,21 @@ def mass_gamma_S_to_chichi(q2, y_D, m_chi, cos_theta):
     return y_D**2 * cos_theta**2 * q2 * pow_pos(beta_threshold(q2, m_chi), 1.5) / (8.0 * jnp.pi)
 
 
+def mass_gamma_S_to_chichi_parts(q2, y_D, m_chi, cos_theta):
+    """(P, beta^2) with q Gamma(q -> chi chibar) = P sqrt(beta^2) (beta^2 in [0, 1], 0 below
+    threshold): the form whose square root the three-body integrand merges with its own
+    (hpjax.decays); P = q^2 y^2 beta^2 / (8 pi)."""
+    b2 = beta_threshold(q2, m_chi)
+    return y_D**2 * cos_theta**2 * q2 * b2 / (8.0 * jnp.pi), b2
+
+
+def mass_gamma_S_to_ADAD_parts(q2, v_D, m_AD, cos_theta):
+    """(P, beta^2) with q Gamma(q -> A_D A_D) = P sqrt(beta^2) (see mass_gamma_S_to_chichi_parts)."""
+    x = m_AD**2
+    poly = q2 * q2 - 4.0 * q2 * x + 12.0 * x * x
+    return cos_theta**2 * poly / (32.0 * jnp.pi * v_D**2), beta_threshold(q2, m_AD)
+
+
 def mass_gamma_S_to_ADAD(q2, v_D, m_AD, cos_theta):
     """q Gamma(q -> A_D A_D) at q = sqrt(q2) (corrected eq. 46 times the mass), without the square
     root of q2: (q^4 - 4 q^2 m_A^2 + 12 m_A^4) beta / (32 pi v_D^2); 0 below threshold."""

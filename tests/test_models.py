@@ -311,3 +311,27 @@ def test_mass_gamma_invisible_is_q_times_the_width(model):
     assert np.all(np.isfinite(g))
     np.testing.assert_allclose(g[5:], gw[1:], rtol=1e-12)
     np.testing.assert_allclose(g[4], gw[0], rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        hpjax.SingletHiggsPortal(m_hD=1.0, sin_theta=0.1, y_D=0.7, m_chi=0.2),
+        hpjax.SingletHiggsPortal(m_hD=1.0, sin_theta=0.1, y_D=0.7, m_chi=0.0),
+        hpjax.DarkAbelianHiggs(m_hD=1.0, sin_theta=0.1, v_D=3.0, m_AD=0.2),
+    ],
+    ids=["singlet", "singlet_massless", "dark_abelian"],
+)
+def test_mass_gamma_invisible_parts_give_the_width(model):
+    """q Gamma_inv(q) = P sqrt(B) (the form whose square root the q^2 integrand merges with its
+    own) equals mass_gamma_invisible below, at and above threshold, and so do the base class's
+    default parts (mass_gamma_invisible, 1); B in [0, 1] and 0 below threshold."""
+    from hpjax.models import Model
+
+    q2 = jnp.array([1e-12, 1e-6, 0.159, 0.16, 0.1600001, 0.5, 4.0, 30.0])
+    want = model.mass_gamma_invisible(q2)
+    for P, B in (model.mass_gamma_invisible_parts(q2), Model.mass_gamma_invisible_parts(model, q2)):
+        assert np.all((np.asarray(B) >= 0.0) & (np.asarray(B) <= 1.0))
+        got = P * jnp.sqrt(B)
+        np.testing.assert_allclose(np.delete(got, 4), np.delete(want, 4), rtol=1e-13, atol=0.0)
+        np.testing.assert_allclose(got[4], want[4], rtol=1e-9)
