@@ -108,3 +108,17 @@ def test_three_body_widths_under_lax_map_equal_the_unbatched_rule():
     blocked = jax.jit(lambda m, y: jax.lax.map(lambda a: one(*a), (m, y), batch_size=3))(ms, ys)
     single = np.stack([np.asarray(jax.jit(one)(m, y)) for m, y in zip(ms, ys)])
     np.testing.assert_allclose(np.asarray(blocked), single, rtol=1e-13, atol=0)
+
+
+def test_inside_shard_map_with_the_varying_axes_check():
+    """Both branches of the lax.cond have the type of the inputs' varying mesh axes (shard_map's
+    default check_vma), whichever inputs fn uses; the benchmark's scan function is such a program."""
+    from jax.sharding import Mesh, PartitionSpec
+
+    mesh = Mesh(np.array(jax.devices()[:1]), ("points",))
+
+    def chunk(x):
+        return jax.lax.map(lambda v: skip_inactive(lambda u, c: jnp.cos(c) * 2.0, v > 0.5, v, 3.0), x, batch_size=4)
+
+    run = jax.jit(jax.shard_map(chunk, mesh=mesh, in_specs=PartitionSpec("points"), out_specs=PartitionSpec("points")))
+    np.testing.assert_array_equal(run(X), jnp.where(X > 0.5, jnp.cos(3.0) * 2.0, 0.0))

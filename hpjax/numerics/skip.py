@@ -43,6 +43,16 @@ def _masked(fn, active, args):
     return jnp.where(active, out, jnp.zeros_like(out))
 
 
+def _zero_of(dtype, tree):
+    """A scalar 0 that depends (by selects that XLA removes) on every leaf of ``tree``: inside
+    ``shard_map`` it is varying over the mesh axes of every input, so that both branches of the
+    lax.cond have the same type whichever inputs ``fn`` uses (jax's varying-manual-axes check)."""
+    zero = jnp.zeros((), dtype)
+    for leaf in jax.tree_util.tree_leaves(tree):
+        zero = jnp.where(True, zero, jnp.sum(jnp.asarray(leaf)).astype(dtype))
+    return zero
+
+
 def _conditional(fn):
     """fn(*args) masked by ``active``, in a lax.cond on any(active); batched: the same for the
     vmapped fn, so that the cond stays outside every vmap."""
@@ -50,10 +60,11 @@ def _conditional(fn):
     @custom_vmap
     def call(active, args):
         shape = jax.eval_shape(fn, *args)
+        zero = _zero_of(shape.dtype, (active, args))
         return jax.lax.cond(
             jnp.any(active),
-            lambda a: _masked(fn, active, a),
-            lambda a: jnp.zeros(shape.shape, shape.dtype),
+            lambda a: _masked(fn, active, a) + zero,
+            lambda a: jnp.zeros(shape.shape, shape.dtype) + zero,
             args,
         )
 
