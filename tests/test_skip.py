@@ -122,3 +122,30 @@ def test_inside_shard_map_with_the_varying_axes_check():
 
     run = jax.jit(jax.shard_map(chunk, mesh=mesh, in_specs=PartitionSpec("points"), out_specs=PartitionSpec("points")))
     np.testing.assert_array_equal(run(X), jnp.where(X > 0.5, jnp.cos(3.0) * 2.0, 0.0))
+
+
+def test_value_and_grad_programs_skip_too_and_second_derivatives_work():
+    calls = []
+
+    def counted(x, c):
+        jax.debug.callback(lambda v: calls.append(1), x)
+        return f(x, c)
+
+    def total(c):
+        return jnp.sum(jax.lax.map(lambda v: skip_inactive(counted, v > 0.5, v, c), X, batch_size=4))
+
+    v, g = jax.jit(jax.value_and_grad(total))(2.0)
+    jax.block_until_ready(g)
+    assert len(calls) == 8  # once per point of the two active blocks (value and gradient together), not 12
+    ref = jax.value_and_grad(lambda c: jnp.sum(plain(X, c)))(2.0)
+    assert float(v) == pytest.approx(float(ref[0]), rel=1e-14) and float(g) == pytest.approx(float(ref[1]), rel=1e-13)
+    # Hessian (forward over reverse, through the gradient's own skip) against the plain form
+    h = jax.hessian(lambda c: jnp.sum(jax.vmap(skipped, (0, None))(X, c)))(2.0)
+    href = jax.hessian(lambda c: jnp.sum(plain(X, c)))(2.0)
+    assert float(h) == pytest.approx(float(href), rel=1e-12)
+    # per-point gradients of every argument (vmap of grad), against finite differences
+    gx = jax.vmap(jax.grad(skipped))(X, jnp.full_like(X, 2.0))
+    eps = 1e-6
+    fd = (plain(X + eps, 2.0) - plain(X - eps, 2.0)) / (2 * eps)
+    inner = np.abs(np.asarray(X) - 0.5) > 2 * eps
+    np.testing.assert_allclose(np.asarray(gx)[inner], np.asarray(fd)[inner], rtol=1e-6, atol=1e-9)

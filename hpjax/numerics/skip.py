@@ -11,9 +11,13 @@ block (a pole above the kinematic range needs one segment of three) costs nothin
 How: ``jax.custom_batching.custom_vmap``, whose batching rule returns another ``custom_vmap``
 function of the batched arguments, so the ``lax.cond`` moves out with every ``vmap`` and ends up
 around the outermost one. ``custom_vmap`` has no transpose, so the function is wrapped in a
-``custom_jvp`` whose rule is the JVP of ``jnp.where(active, fn(*args), 0)``: derivatives of every
-order and mode are those of the plain form (no skipping in derivative programs), and the values
-are the same to the last bit (tests/test_skip.py).
+``custom_jvp``. For a scalar ``fn`` of float arguments its rule evaluates ``fn``'s value and
+gradient (``jax.value_and_grad``) inside the same skip and returns the tangent as the dot product
+of that gradient with the input tangents: linear in the tangents with known coefficients, so
+reverse mode transposes it, and value-and-gradient programs skip inactive blocks too. Otherwise
+(and for derivatives of the gradient: Hessians) the rule is the JVP of the plain
+``jnp.where(active, fn(*args), 0)``. Values and derivatives equal those of the plain form to
+rounding (tests/test_skip.py).
 
 ``fn`` must be a pure function of its arguments (no closed-over arrays that may be traced): pass
 every array it needs in ``args``. ``active`` is a boolean array of the shape of ``fn``'s output
@@ -38,9 +42,18 @@ from jax.custom_batching import custom_vmap
 __all__ = ["skip_inactive"]
 
 
+def _where(active, tree):
+    """tree's leaves where ``active`` (broadcast from the left: batch axes first), 0 elsewhere."""
+
+    def one(x):
+        a = jnp.reshape(active, jnp.shape(active) + (1,) * (jnp.ndim(x) - jnp.ndim(active)))
+        return jnp.where(a, x, jnp.zeros_like(x))
+
+    return jax.tree_util.tree_map(one, tree)
+
+
 def _masked(fn, active, args):
-    out = fn(*args)
-    return jnp.where(active, out, jnp.zeros_like(out))
+    return _where(active, fn(*args))
 
 
 def _zero_of(dtype, tree):
@@ -55,16 +68,17 @@ def _zero_of(dtype, tree):
 
 def _conditional(fn):
     """fn(*args) masked by ``active``, in a lax.cond on any(active); batched: the same for the
-    vmapped fn, so that the cond stays outside every vmap."""
+    vmapped fn, so that the cond stays outside every vmap. ``fn``'s output may be a pytree."""
 
     @custom_vmap
     def call(active, args):
-        shape = jax.eval_shape(fn, *args)
-        zero = _zero_of(shape.dtype, (active, args))
+        shapes = jax.eval_shape(fn, *args)
+        tm = jax.tree_util.tree_map
+        zeros = tm(lambda s: _zero_of(s.dtype, (active, args)), shapes)
         return jax.lax.cond(
             jnp.any(active),
-            lambda a: _masked(fn, active, a) + zero,
-            lambda a: jnp.zeros(shape.shape, shape.dtype) + zero,
+            lambda a: tm(jnp.add, _masked(fn, active, a), zeros),
+            lambda a: tm(lambda s, z: jnp.zeros(s.shape, s.dtype) + z, shapes, zeros),
             args,
         )
 
@@ -74,9 +88,34 @@ def _conditional(fn):
         if not active_batched:
             active = jnp.broadcast_to(active, (axis_size,) + jnp.shape(active))
         in_axes = jax.tree_util.tree_map(lambda b: 0 if b else None, args_batched)
-        return _conditional(jax.vmap(fn, in_axes=tuple(in_axes)))(active, args), True
+        out = _conditional(jax.vmap(fn, in_axes=tuple(in_axes)))(active, args)
+        return out, jax.tree_util.tree_map(lambda _: True, out)
 
     return call
+
+
+class _ValueAndGrad:
+    """fn's value and gradient in every argument, as one function object per fn (equal objects for
+    equal fn, so that JAX's caches see one function)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return jax.value_and_grad(self.fn, argnums=tuple(range(len(args))))(*args)
+
+    def __eq__(self, other):
+        return isinstance(other, _ValueAndGrad) and other.fn == self.fn
+
+    def __hash__(self):
+        return hash((_ValueAndGrad, self.fn))
+
+
+def _differentiable_by_gradient(fn, args) -> bool:
+    """A scalar float output of float inputs: the derivative rule can use fn's gradient."""
+    out = jax.eval_shape(fn, *args)
+    floats = all(jnp.issubdtype(jnp.result_type(x), jnp.floating) for x in jax.tree_util.tree_leaves(args))
+    return isinstance(out, jax.ShapeDtypeStruct) and out.shape == () and floats
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
@@ -88,10 +127,18 @@ def _skip(fn, active, args):
 def _skip_jvp(fn, primals, tangents):
     active, args = primals
     _, targs = tangents
-    return jax.jvp(lambda a: _masked(fn, active, a), (args,), (targs,))
+    if not _differentiable_by_gradient(fn, args):
+        return jax.jvp(lambda a: _masked(fn, active, a), (args,), (targs,))
+    # the value and its gradient in every input, both skipped for a block with no active point;
+    # the tangent is linear in the input tangents with these (known) coefficients, so reverse
+    # mode transposes it without differentiating through the lax.cond of the skip
+    value, grads = _skip(_ValueAndGrad(fn), active, args)
+    dots = [jnp.sum(g * t) for g, t in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(targs))]
+    return value, sum(dots, jnp.zeros_like(value))
 
 
 def skip_inactive(fn, active, *args):
     """``jnp.where(active, fn(*args), 0)``; under vmap, ``fn`` is skipped for a batch with no active
-    point (see the module docstring). Derivatives are those of the ``jnp.where`` form."""
+    point (see the module docstring). Derivatives are those of the ``jnp.where`` form; for a scalar
+    ``fn`` of float inputs the first derivative is skipped with it (fn's gradient in the branch)."""
     return _skip(fn, jnp.asarray(active, dtype=bool), tuple(args))
