@@ -12,8 +12,8 @@ How: ``jax.custom_batching.custom_vmap``, whose batching rule returns another ``
 function of the batched arguments, so the ``lax.cond`` moves out with every ``vmap`` and ends up
 around the outermost one. ``custom_vmap`` has no transpose, so the function is wrapped in a
 ``custom_jvp``. For a scalar ``fn`` of float arguments its rule evaluates ``fn``'s value and
-gradient (``jax.value_and_grad``) inside the same skip and returns the tangent as the dot product
-of that gradient with the input tangents: linear in the tangents with known coefficients, so
+gradient (``jax.value_and_grad``, in the perturbed arguments only: ``symbolic_zeros``) inside
+the same skip and returns the tangent as the dot product of that gradient with the input tangents: linear in the tangents with known coefficients, so
 reverse mode transposes it, and value-and-gradient programs skip inactive blocks too. Otherwise
 (and for derivatives of the gradient: Hessians) the rule is the JVP of the plain
 ``jnp.where(active, fn(*args), 0)``. Values and derivatives equal those of the plain form to
@@ -38,6 +38,7 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
+from jax.custom_derivatives import SymbolicZero
 
 __all__ = ["skip_inactive"]
 
@@ -95,20 +96,30 @@ def _conditional(fn):
 
 
 class _ValueAndGrad:
-    """fn's value and gradient in every argument, as one function object per fn (equal objects for
-    equal fn, so that JAX's caches see one function)."""
+    """fn's value and its gradient in the perturbed leaves of its arguments, as a function of
+    (perturbed leaves, other leaves): one object per (fn, argument structure, perturbed leaves),
+    equal objects for equal keys, so that JAX's caches see one function."""
 
-    def __init__(self, fn):
-        self.fn = fn
+    def __init__(self, fn, treedef, live):
+        self.fn, self.treedef, self.live = fn, treedef, live
 
-    def __call__(self, *args):
-        return jax.value_and_grad(self.fn, argnums=tuple(range(len(args))))(*args)
+    def _call(self, live_vals, dead_vals):
+        leaves, it_live, it_dead = [], iter(live_vals), iter(dead_vals)
+        for i in range(self.treedef.num_leaves):
+            leaves.append(next(it_live) if i in self.live else next(it_dead))
+        return self.fn(*jax.tree_util.tree_unflatten(self.treedef, leaves))
+
+    def __call__(self, live_vals, dead_vals):
+        return jax.value_and_grad(self._call)(live_vals, dead_vals)
+
+    def _key(self):
+        return (self.fn, self.treedef, self.live)
 
     def __eq__(self, other):
-        return isinstance(other, _ValueAndGrad) and other.fn == self.fn
+        return isinstance(other, _ValueAndGrad) and other._key() == self._key()
 
     def __hash__(self):
-        return hash((_ValueAndGrad, self.fn))
+        return hash(self._key())
 
 
 def _differentiable_by_gradient(fn, args) -> bool:
@@ -123,18 +134,32 @@ def _skip(fn, active, args):
     return _conditional(fn)(active, args)
 
 
-@_skip.defjvp
+def _is_zero(t):
+    return isinstance(t, SymbolicZero)
+
+
 def _skip_jvp(fn, primals, tangents):
     active, args = primals
     _, targs = tangents
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    tleaves = jax.tree_util.tree_leaves(targs, is_leaf=_is_zero)
+    live = tuple(i for i, t in enumerate(tleaves) if not _is_zero(t))
+    if not live:
+        value = _skip(fn, active, args)
+        return value, jnp.zeros_like(value)
     if not _differentiable_by_gradient(fn, args):
-        return jax.jvp(lambda a: _masked(fn, active, a), (args,), (targs,))
-    # the value and its gradient in every input, both skipped for a block with no active point;
-    # the tangent is linear in the input tangents with these (known) coefficients, so reverse
-    # mode transposes it without differentiating through the lax.cond of the skip
-    value, grads = _skip(_ValueAndGrad(fn), active, args)
-    dots = [jnp.sum(g * t) for g, t in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(targs))]
-    return value, sum(dots, jnp.zeros_like(value))
+        dense = [jnp.zeros_like(x) if _is_zero(t) else t for x, t in zip(leaves, tleaves)]
+        return jax.jvp(lambda a: _masked(fn, active, a), (args,), (jax.tree_util.tree_unflatten(treedef, dense),))
+    # the value and its gradient in the perturbed inputs, both skipped for a block with no active
+    # point; the tangent is linear in the input tangents with these (known) coefficients, so
+    # reverse mode transposes it without differentiating through the lax.cond of the skip
+    live_vals = tuple(leaves[i] for i in live)
+    dead_vals = tuple(x for i, x in enumerate(leaves) if i not in live)
+    value, grads = _skip(_ValueAndGrad(fn, treedef, live), active, (live_vals, dead_vals))
+    return value, sum((jnp.sum(g * tleaves[i]) for g, i in zip(grads, live)), jnp.zeros_like(value))
+
+
+_skip.defjvp(_skip_jvp, symbolic_zeros=True)
 
 
 def skip_inactive(fn, active, *args):
