@@ -251,16 +251,11 @@ def _segment_integral(i, bsz, n, row, mod, mh2, a, b, M, G, sc):
     return jnp.sum(w * _bw_integrand(row, mod, mh2, M, G, jnp.clip(sc * y, a, b), bsz))
 
 
-class _SegmentFunctions(dict):
-    """One function object per (segment, form-factor kind, order): the same object on every call,
-    so that JAX's tracing caches see one function."""
-
-    def __missing__(self, key):
-        fn = self[key] = functools.partial(_segment_integral, *key)
-        return fn
-
-
-_SEGMENT = _SegmentFunctions()
+@functools.cache
+def _segment_function(i: int, bsz: bool, n: int):
+    """One function object per (segment, form-factor kind, order), the same on every call, so that
+    JAX's tracing caches see one function."""
+    return functools.partial(_segment_integral, i, bsz, n)
 
 
 def three_body_integrand(channel: str, model, inputs, x, G, kl_convention: str = "re"):
@@ -303,7 +298,7 @@ def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n:
             # segment by segment (no concatenation of the nodes: see bw_segments); a segment that
             # is empty for every point of a vmapped block is not evaluated (hpjax.numerics.skip)
             args = (row, mod, mh2, a_s, b_s, M_s, G_s, sc)
-            total = sum(skip_inactive(_SEGMENT[i, bsz, n], ok & active[i], *args) for i in range(3)) / sc
+            total = sum(skip_inactive(_segment_function(i, bsz, n), ok & active[i], *args) for i in range(3)) / sc
             nwa = _gamma2_from_row(row, mod.sin_theta, M) * br_inv
             return jnp.where(ok, total, jnp.where(narrow, nwa, 0.0))
 

@@ -42,7 +42,6 @@ __all__ = [
     "bw_segments",
     "bw_segment",
     "bw_segment_active",
-    "SEGMENTS",
     "tan_reduced",
     "DEFAULT_ORDER",
     "PEAK_HALF_WIDTH",
@@ -146,10 +145,6 @@ def _tail(d_lo, d_hi, M, G, sign, n):
     x = M + sign * d
     w = du * L * d / (d * d + G * G)
     return x, jnp.where(nonempty, w, 0.0)
-
-
-#: the three segments of the rule, in the order of :func:`bw_segments`
-SEGMENTS = ("lower tail", "peak", "upper tail")
 
 
 def bw_segment_active(a, b, M, G, K: float = PEAK_HALF_WIDTH):

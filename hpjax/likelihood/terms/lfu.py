@@ -64,8 +64,7 @@ class LFUTerm:
         G = mass * preds["Gamma(hD)"]
         # one vector over the bins; the Breit-Wigner at each distinct bin edge once (atan2 is a
         # scalar library call per element on XLA:CPU)
-        edges = self._edges
-        cdf = bw_cdf(jnp.asarray(edges), mass**2, G)
+        cdf = bw_cdf(jnp.asarray(self._edges), mass**2, G)
         frac = cdf[self._hi_idx] - cdf[self._lo_idx]
         prod = jnp.stack([preds[p] for p in self._prods])[self._prod_idx]
         return self._r_sm + prod * preds["BR(hD->mumu)"] * frac / self._ee
