@@ -24,7 +24,8 @@ M_MIN = 0.01
 M_MAX_BOTH = 20.0
 #: the grids: (points along m_hD, points along sin theta)
 GRID_SHAPES = {10_000: (100, 100), 100_000: (500, 200), 1_000_000: (1000, 1000)}
-#: points per block of the ``blocked`` scan: hpjax.inference.scan.CPU_BLOCK (24; measured there)
+#: points per block of a blocked value (gradient section, per_core.py default):
+#: hpjax.inference.scan.CPU_BLOCK (24; measured there)
 BLOCK = 24
 #: points per block of a blocked value_and_grad: the reverse pass of lax.map costs more per
 #: iteration, so larger blocks (measured in the gradient section of run.py)
@@ -78,9 +79,21 @@ def subset(m, s, k: int):
     return m[idx], s[idx]
 
 
-def scan_function(lik, mode: str, devices, batch: int = BLOCK):
-    """Jitted f(m_hD[chunk], sin_theta[chunk]) -> ln L[chunk] of ``lik``."""
+def scan_block() -> int:
+    """Points per block of the ``blocked`` scan: what ``hpjax scan`` uses on a CPU
+    (hpjax.inference.scan.default_block_size: 96 where XLA keeps reductions out of YNNPACK, as
+    run.py's scan section sets up, else 24)."""
+    from hpjax.inference.scan import default_block_size
+
+    return default_block_size("cpu")
+
+
+def scan_function(lik, mode: str, devices, batch: int | None = None):
+    """Jitted f(m_hD[chunk], sin_theta[chunk]) -> ln L[chunk] of ``lik`` (``blocked``: blocks of
+    ``batch`` points, default :func:`scan_block`)."""
     import jax
+
+    batch = scan_block() if batch is None else batch
     from jax.sharding import Mesh
     from jax.sharding import PartitionSpec as P
 
@@ -107,8 +120,8 @@ def scan_function(lik, mode: str, devices, batch: int = BLOCK):
 
 def chunk_size(n: int, mode: str, platform: str, n_dev: int) -> int:
     """Points per compiled chunk: all of a small grid, else at most 10240 on CPU (2^17 on GPU),
-    a multiple of n_dev * BLOCK."""
-    unit = n_dev * BLOCK
+    a multiple of n_dev * the scan's block."""
+    unit = n_dev * scan_block()
     cap = 10240 if platform == "cpu" else 1 << 17
     c = min(cap, n)
     return int(math.ceil(c / unit) * unit)

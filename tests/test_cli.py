@@ -235,3 +235,43 @@ def test_xla_cpu_flags_respect_the_users_choice(monkeypatch):
     assert not dist.prefer_wide_vectors() and os.environ["XLA_FLAGS"] == ""
     assert dist.use_all_cpu_cores()
     assert os.environ["XLA_FLAGS"] == f"--xla_force_host_platform_device_count={len(os.sched_getaffinity(0))}"
+
+
+def test_forward_scans_fuse_reductions(monkeypatch, tmp_path):
+    """fuse_reductions keeps reductions out of YNNPACK (never over the user's choice, only where
+    jaxlib has the flag: XLA aborts on an unknown one); a forward scan then takes blocks of
+    FORWARD_BLOCK on a CPU, a profiled one CPU_BLOCK; `hpjax scan` asks for it for a forward
+    specification only, read before JAX starts."""
+    import os
+
+    from hpjax.cli.scan import _forward_only
+    from hpjax.inference import distributed as dist
+    from hpjax.inference.scan import CPU_BLOCK, FORWARD_BLOCK, default_block_size
+
+    assert dist._jaxlib_knows(dist._YNN_FLAG) in (True, False)
+    assert not dist._jaxlib_knows("xla_cpu_no_such_flag_in_any_jaxlib")
+    monkeypatch.setattr(dist, "_jaxlib_knows", lambda flag: True)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    assert not dist.reductions_fused() and default_block_size("cpu") == CPU_BLOCK
+    assert dist.fuse_reductions()
+    assert os.environ["XLA_FLAGS"].split() == [
+        "--xla_force_host_platform_device_count=2",
+        "--xla_cpu_experimental_ynn_fusion_type=dot",
+    ]
+    assert dist.reductions_fused() and not dist.fuse_reductions()  # set once
+    assert default_block_size("cpu") == FORWARD_BLOCK == 96
+    assert default_block_size("cpu", profile=("y_D",)) == CPU_BLOCK and default_block_size("gpu") == 0
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=dot,reduce")  # the user's
+    assert not dist.fuse_reductions() and not dist.reductions_fused()
+    monkeypatch.setattr(dist, "_jaxlib_knows", lambda flag: False)
+    monkeypatch.setenv("XLA_FLAGS", "")
+    assert not dist.fuse_reductions() and os.environ["XLA_FLAGS"] == ""
+
+    assert _forward_only(ROOT / "fits" / "fig1_unified.toml")
+    assert not _forward_only(ROOT / "fits" / "belle2_full_scan.toml")  # nuisances profiled at every point
+    prof = tmp_path / "p.toml"
+    prof.write_text('[task.scan]\nprofile = ["y_D"]\n')
+    assert not _forward_only(prof) and not _forward_only(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[task.scan\n")
+    assert not _forward_only(bad)

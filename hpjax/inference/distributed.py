@@ -14,12 +14,16 @@ Every helper here is a no-op in a single process.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 
 __all__ = [
     "use_all_cpu_cores",
     "prefer_wide_vectors",
+    "fuse_reductions",
+    "reductions_fused",
     "calls_lapack_on_cpu",
     "one_device_per_process",
     "initialize",
@@ -99,6 +103,56 @@ def prefer_wide_vectors() -> bool:
     2026-12-04: the same numbers to 1e-15). Code generation only: no result changes beyond the
     rounding of a reduction. Returns whether the flag was set."""
     return _has_avx512() and _add_xla_flag("xla_cpu_prefer_vector_width", 512)
+
+
+#: XLA:CPU's choice of the operations it hands to the YNNPACK library (jaxlib >= 0.10); ``dot``
+#: keeps matrix products there and leaves reductions to XLA's own fused loops
+_YNN_FLAG = "xla_cpu_experimental_ynn_fusion_type"
+
+
+@functools.cache
+def _jaxlib_knows(flag: str) -> bool:
+    """Whether this jaxlib's XLA has the flag ``flag`` (XLA aborts the process on an unknown flag in
+    XLA_FLAGS): the flag's name in the shared library, found without importing jax."""
+    import importlib.util
+    import mmap
+    import pathlib
+
+    try:
+        spec = importlib.util.find_spec("jaxlib")
+        roots = [pathlib.Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+        for lib in (f for r in roots for f in r.glob("*.so")):
+            if lib.stat().st_size < 1 << 20:
+                continue
+            with open(lib, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                if mm.find(flag.encode()) >= 0:
+                    return True
+    except (OSError, ValueError, ImportError):  # pragma: no cover - unreadable installation
+        pass
+    return False
+
+
+def fuse_reductions() -> bool:
+    """Leave reductions to XLA:CPU's fused loops (``--xla_cpu_experimental_ynn_fusion_type=dot``)
+    unless ``XLA_FLAGS`` already chooses; effective only before JAX starts its backend, and only
+    where jaxlib has the flag. For forward-only work (``hpjax scan`` without profiled parameters):
+    from a size of about 4096 elements (blocks of 64 points) jaxlib 0.10 hands each q^2 integral's
+    sum over nodes to YNNPACK, which first writes the integrand at every node to memory, 2.3x slower
+    per point than XLA's loop that sums as it goes; without that, blocks of 96 points run 1.2x
+    faster than the blocks of 24 that stay under the limit (benchmarks/NOTES.md, 2026-12-07).
+    Gradients are the other way round (the paper likelihood's value_and_grad is 1.4x slower
+    without YNNPACK's reductions), so fits, profiles and samplers keep the default. Returns
+    whether the flag was set."""
+    return _jaxlib_knows(_YNN_FLAG) and _add_xla_flag(_YNN_FLAG, "dot")
+
+
+def reductions_fused() -> bool:
+    """Whether ``XLA_FLAGS`` keeps reductions out of YNNPACK (see :func:`fuse_reductions`)."""
+    import os
+    import re
+
+    found = re.findall(rf"--{_YNN_FLAG}=(\S*)", os.environ.get("XLA_FLAGS", ""))
+    return bool(found) and "reduce" not in found[-1]
 
 
 def parse_spec(spec: str | None) -> dict:

@@ -7,8 +7,10 @@ and resumable after an interruption.
   batch axis is sharded over a 1-D ``jax.sharding.Mesh`` of ``jax.devices()`` (one CPU, several
   CPU devices with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``, one or many GPUs) with
   ``shard_map``. On each device the points are evaluated in vmapped blocks of ``block_size``
-  (``lax.map``; default :data:`CPU_BLOCK` = 24 on CPUs, where a block's q^2 nodes stay in cache:
-  4-5x faster than one vmap over the chunk, benchmarks/RESULTS.md) or in one vmap
+  (``lax.map``; on CPUs, where a block's q^2 nodes stay in cache: 4-5x faster than one vmap over
+  the chunk, benchmarks/RESULTS.md; default :func:`default_block_size`: :data:`FORWARD_BLOCK` =
+  96 for a forward scan when XLA keeps reductions out of YNNPACK, as ``hpjax scan`` sets up with
+  :func:`hpjax.inference.distributed.fuse_reductions`, else :data:`CPU_BLOCK` = 24) or in one vmap
   (``block_size=0``, the default on GPUs). Chunks are padded to a multiple of the device count.
 * Output: every finished chunk is written atomically to ``<out>/chunks/points_<first>_<last>.npz``
   with the flat indices of its points and the hash of the scan's identity (grid, likelihood,
@@ -75,6 +77,8 @@ __all__ = [
     "chunk_function",
     "BYTES_PER_POINT",
     "CPU_BLOCK",
+    "FORWARD_BLOCK",
+    "default_block_size",
 ]
 
 #: points per vmapped block on a CPU. Measured idle on 2 cores (2 devices), the `paper` likelihood
@@ -82,6 +86,13 @@ __all__ = [
 #: term: 1090 points/s (24) against 730 (128). A block's intermediate arrays ((24, 4, 32) per q^2
 #: segment, ~40 of them) stay in the core's L2 cache; at 32 and more they spill.
 CPU_BLOCK = 24
+
+#: points per vmapped block of a forward scan (no profiled parameters) on a CPU whose XLA keeps
+#: reductions out of YNNPACK (:func:`hpjax.inference.distributed.fuse_reductions`, which
+#: ``hpjax scan`` calls): the `paper` likelihood on 2 cores, 2 devices, 2026-12-07, per core
+#: 2.26 us/point (24), 2.07 (48), 1.91 (96), 1.99 (128); with YNNPACK's reductions blocks of 64
+#: and more are 2.3x slower (each q^2 sum over more than ~4096 elements goes to YNNPACK)
+FORWARD_BLOCK = 96
 
 #: working memory of one scan point of the full likelihood (4 channels x 96 q^2 nodes and their
 #: intermediates), measured with benchmarks (peak RSS growth / chunk size), rounded up
@@ -111,6 +122,15 @@ def make_mesh(devices=None):
 
     devices = jax.devices() if devices is None else devices
     return Mesh(np.array(devices), ("points",))
+
+
+def default_block_size(platform: str, profile=()) -> int:
+    """Points per vmapped block: 0 (one vmap) off the CPU; on a CPU :data:`FORWARD_BLOCK` for a
+    forward scan where XLA leaves reductions to its own loops
+    (:func:`hpjax.inference.distributed.reductions_fused`), else :data:`CPU_BLOCK`."""
+    if platform != "cpu":
+        return 0
+    return FORWARD_BLOCK if not profile and dist.reductions_fused() else CPU_BLOCK
 
 
 def chunk_function(point, mesh, block_size: int | None = None):
@@ -227,7 +247,8 @@ def scan(
 
     Returns the assembled ``xarray.Dataset`` (also written to ``<out_dir>/scan.nc``), or None if
     ``max_chunks`` stopped the scan early (the finished chunks stay on disk for a resume).
-    ``block_size``: points per vmapped block on each device (see :func:`chunk_function`).
+    ``block_size``: points per vmapped block on each device (default: :func:`default_block_size`;
+    see :func:`chunk_function`).
 
     What was computed is kept apart from how it was cut: every chunk file
     ``<out_dir>/chunks/points_<first>_<last>.npz`` holds the flat indices of its points and the
@@ -285,7 +306,8 @@ def scan(
     def executable():
         if not compiled:  # traced once: its outputs name the variables, then compiled
             spec = jax.ShapeDtypeStruct((chunk, len(names)), jnp.float64, sharding=sharding)
-            traced = chunk_function(point, mesh, block_size).trace(spec)
+            block = default_block_size(mesh.devices.flat[0].platform, profile) if block_size is None else block_size
+            traced = chunk_function(point, mesh, block).trace(spec)
             compiled["variables"] = set(traced.out_info)
             compiled["run"] = traced.lower().compile()
         return compiled["run"]
