@@ -15,6 +15,8 @@ a branch that is not taken.
 import jax
 import jax.numpy as jnp
 
+from .numerics.quadrature import atan2_reduced
+
 __all__ = [
     "kallen",
     "sqrt_pos",
@@ -128,7 +130,7 @@ def bw_cdf(x, M, G):
     """
     wide = G > _BW_MIN_WIDTH
     G_s = jnp.where(wide, G, 1.0)
-    return jnp.where(wide, jnp.arctan2(x - M, G_s) / jnp.pi + 0.5, jnp.where(x > M, 1.0, 0.0))
+    return jnp.where(wide, atan2_reduced(x - M, G_s) / jnp.pi + 0.5, jnp.where(x > M, 1.0, 0.0))
 
 
 def bw_fraction(lo, hi, M, G):
@@ -142,5 +144,5 @@ def bw_fraction(lo, hi, M, G):
     """
     wide = G > _BW_MIN_WIDTH
     G_s = jnp.where(wide, G, 1.0)
-    bw = (jnp.arctan2(hi - M, G_s) - jnp.arctan2(lo - M, G_s)) / jnp.pi
+    bw = (atan2_reduced(hi - M, G_s) - atan2_reduced(lo - M, G_s)) / jnp.pi
     return jnp.where(wide, bw, jnp.where((M > lo) & (M < hi), 1.0, 0.0))

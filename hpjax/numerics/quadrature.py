@@ -43,6 +43,7 @@ __all__ = [
     "bw_segment",
     "bw_segment_active",
     "tan_reduced",
+    "atan2_reduced",
     "DEFAULT_ORDER",
     "PEAK_HALF_WIDTH",
 ]
@@ -118,6 +119,53 @@ def tan_reduced(x):
     return jnp.where(odd, -1.0 / jnp.where(odd, t, 1.0), t)
 
 
+# atan2 without libm: XLA:CPU lowers jnp.arctan2 (and jnp.arctan) to a scalar libm call per
+# element (14 ns each on a 2026 EPYC, 9 % of the paper likelihood's time: one per q^2 integral's
+# peak segment). Octant reduction to a ratio r in [0, 1], then the Cephes atan (atan.c: reduction
+# (r - 1)/(r + 1) above 0.66, rational approximation of degree 4/5 in r^2, the low bits of pi/4 and
+# pi/2 added back); relative error <= 4e-16 (value and derivative), tested against numpy in
+# tests/test_quadrature.py.
+_ATAN_P = (
+    -8.750608600031904122785e-1,
+    -1.615753718733365076637e1,
+    -7.500855792314704667340e1,
+    -1.228866684490136173410e2,
+    -6.485021904942025371773e1,
+)
+_ATAN_Q = (
+    2.485846490142306297962e1,
+    1.650270098316988542046e2,
+    4.328810604912902668951e2,
+    4.853903996359136964868e2,
+    1.945506571482613964425e2,
+)
+_PIO2_LO = 6.123233995736765886130e-17  # pi/2 - fl(pi/2)
+
+
+def _atan_unit(r):
+    """atan(r) for 0 <= r <= 1."""
+    big = r > 0.66
+    t = jnp.where(big, (r - 1.0) / (r + 1.0), r)
+    z = t * t
+    p = (((_ATAN_P[0] * z + _ATAN_P[1]) * z + _ATAN_P[2]) * z + _ATAN_P[3]) * z + _ATAN_P[4]
+    q = ((((z + _ATAN_Q[0]) * z + _ATAN_Q[1]) * z + _ATAN_Q[2]) * z + _ATAN_Q[3]) * z + _ATAN_Q[4]
+    a = t + t * (z * p / q)
+    return jnp.where(big, np.pi / 4 + (a + 0.5 * _PIO2_LO), a)
+
+
+def atan2_reduced(y, x):
+    """atan2(y, x) in [-pi, pi], vectorised (no libm call), accurate to a few ulp. Differs from
+    numpy only at y = -0.0 (taken as +0: pi, not -pi, for x < 0) and at x = y = 0, where the value
+    is 0 and the derivative finite."""
+    ax, ay = jnp.abs(x), jnp.abs(y)
+    swap = ay > ax
+    num, den = jnp.where(swap, ax, ay), jnp.where(swap, ay, ax)
+    a = _atan_unit(num / jnp.where(den > 0, den, 1.0))
+    a = jnp.where(swap, (np.pi / 2 - a) + _PIO2_LO, a)
+    a = jnp.where(x < 0, (np.pi - a) + 2 * _PIO2_LO, a)
+    return jnp.where(y < 0, -a, a)
+
+
 def _peak(lo_off, hi_off, M, G, n):
     """Segment x - M in [lo_off, hi_off] with the Breit-Wigner map; weights include the BW factor.
     The ends are offsets from the pole, so that G/M down to 1e-12 loses no precision."""
@@ -125,7 +173,7 @@ def _peak(lo_off, hi_off, M, G, n):
     nonempty = hi_off > lo_off
     hi_s = jnp.where(nonempty, hi_off, lo_off + G)
     ta = lo_off / G
-    delta = jnp.arctan2(G * (hi_s - lo_off), G * G + lo_off * hi_s)
+    delta = atan2_reduced(G * (hi_s - lo_off), G * G + lo_off * hi_s)
     # tan(phi_a + delta u) by the addition rule, tau = num/den: one division a node
     num, den = _tan_fraction(delta * u)
     off = G * (ta * den + num) / (den - ta * num)
