@@ -26,6 +26,8 @@ from hpjax import DarkAbelianHiggs, Inputs, Likelihood, SingletHiggsPortal
 
 N_VALUES = 50_000  # per model and prescription
 N_GRADS = 10_000  # per model
+#: points per call of a gradient program (the issue-10 points are broadcast to it: one compilation)
+GRAD_BATCH = 5_000
 BATCH = 12_500
 #: gradients are fuzzed down to m_hD = 1e-100 GeV (values down to 1e-300): below ~1e-140 GeV the
 #: h_D width's derivatives (~1/m_hD) overflow in products; see the module doc
@@ -189,7 +191,7 @@ def test_gradients_finite(name):
     g = _gradient_function(name, "paper" if name == "dark_abelian" else "unified")
     points = sample(cls, N_GRADS, seed=17 + len(name), m_min=GRAD_M_MIN)
     bad = {}
-    for p in _batches(points, 5_000):
+    for p in _batches(points, GRAD_BATCH):
         val, grad = jax.device_get(g(p))
         narrow = _pole_width(cls, p) < 1e-140
         if not np.all(np.isfinite(val)):
@@ -236,17 +238,9 @@ def test_sampler_piles_at_thresholds():
         assert model.m_hD.shape == (20_000,)
 
 
-_VALUE_AND_GRADIENT = {}
-
-
-def _value_and_gradient(name, prescription, example):
-    """Compiled vmap(value_and_grad(ln L)) of the paper likelihood, all four parameters free, once
-    per (model, prescription); at optimisation level 0 (a finiteness check needs no fast code)."""
-    key = (name, prescription)
-    if key not in _VALUE_AND_GRADIENT:
-        f = jax.jit(jax.vmap(jax.value_and_grad(_likelihood(name, prescription).log_likelihood)))
-        _VALUE_AND_GRADIENT[key] = f.lower(example).compile(compiler_options={"xla_backend_optimization_level": 0})
-    return _VALUE_AND_GRADIENT[key]
+#: the prescription of each model whose gradient program test_gradients_finite compiles in make
+#: test (the issue-10 points reuse it); the other prescription runs in make test-all
+_FAST_PRESCRIPTION = {"singlet": "unified", "dark_abelian": "paper"}
 
 
 @pytest.mark.parametrize(
@@ -258,16 +252,20 @@ def _value_and_gradient(name, prescription, example):
         (DarkAbelianHiggs(1.0, 6e-3, 50.0, 0.3), {"m_hD": 1.0100e-3, "sin_theta": 6e-3}),  # 1.0006-1.0214 MeV
     ],
 )
-def test_issue10_reported_points(model, point):
-    """The points of issue 10, both prescriptions: ln L and its gradient finite; a stable h_D
+@pytest.mark.parametrize("other", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["fast", "other"])
+def test_issue10_reported_points(model, point, other):
+    """The points of issue 10, both prescriptions (one in make test, the other in make test-all):
+    ln L and its gradient finite; a stable h_D
     (below 2 m_e with the dark channel closed) has BR(hD->inv) = BR(hD->mumu) = 0, Gamma = 0, tau = +inf."""
     name = next(k for k, (c, _) in MODELS.items() if isinstance(model, c))
-    full = {k: np.array([float(point.get(k, getattr(model, k)))]) for k in type(model).PARAMS}
-    for prescription in ("unified", "paper"):
-        val, grad = jax.device_get(_value_and_gradient(name, prescription, full)(full))
-        assert np.all(np.isfinite(val)), (prescription, val)
-        assert all(np.all(np.isfinite(v)) for v in grad.values()), (prescription, grad)
-    if point["m_hD"] == 1.0100e-3:
+    full = {k: np.full(GRAD_BATCH, float(point.get(k, getattr(model, k)))) for k in type(model).PARAMS}
+    prescription = _FAST_PRESCRIPTION[name]
+    if other:
+        prescription = "paper" if prescription == "unified" else "unified"
+    val, grad = jax.device_get(_gradient_function(name, prescription)(full))  # ln L without lfu, lfu
+    assert np.all(np.isfinite(val)), (prescription, val)
+    assert all(np.all(np.isfinite(v)) for v in grad.values()), (prescription, grad)
+    if point["m_hD"] == 1.0100e-3 and not other:
         obs = hpjax.predict(model.replace(**point), prescription="paper")
         assert float(obs["Gamma(hD)"]) == 0.0 and float(obs["tau(hD)"]) == np.inf
         assert float(obs["BR(hD->inv)"]) == 0.0 and float(obs["BR(hD->mumu)"]) == 0.0
