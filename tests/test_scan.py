@@ -13,7 +13,7 @@ import pytest
 import xarray as xr
 
 import hpjax
-from hpjax.inference.scan import scan
+from hpjax.inference.scan import CPU_BLOCK, FORWARD_BLOCK, default_block_size, scan
 from hpjax.plotting import draw
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -67,6 +67,7 @@ def test_chunked_equals_unchunked(tmp_path):
     a = scan(lik, axes, tmp_path / "a", chunk_size=5, progress=False)
     b = scan(lik, axes, tmp_path / "b", chunk_size=1000, progress=False)
     assert a.attrs["n_chunks"] == 13 and b.attrs["n_chunks"] == 1
+    assert a.attrs["block_size"] == default_block_size("cpu") in (CPU_BLOCK, FORWARD_BLOCK)  # recorded
     for k in a.data_vars:  # XLA may vectorise a 5-point and a 1000-point batch differently: ~1e-15
         np.testing.assert_allclose(a[k].values, b[k].values, rtol=1e-13, atol=0)
     assert a["log_likelihood"].dims == ("m_hD", "sin_theta")

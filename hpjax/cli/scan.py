@@ -124,7 +124,8 @@ def cmd_scan(args) -> int:
     dt = time.perf_counter() - t0
     print(
         f"wrote {spec.output_dir / 'scan.nc'}: {n} points in {dt:.1f} s ({n / dt:.3g} points/s, "
-        f"{ds.attrs['n_chunks']} chunks of {ds.attrs['chunk_size']} on {ds.attrs['n_devices']} device(s))"
+        f"{ds.attrs['n_chunks']} chunks of {ds.attrs['chunk_size']} on {ds.attrs['n_devices']} device(s), "
+        f"{f'blocks of {b}' if (b := int(ds.attrs['block_size'])) else 'one vmap'} a device)"
     )
     return 0
 

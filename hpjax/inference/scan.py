@@ -237,12 +237,12 @@ def scan(
 
     sharding = NamedSharding(mesh, PartitionSpec("points"))
     compiled = {}
+    per_block = default_block_size(mesh.devices.flat[0].platform, profile) if block_size is None else block_size
 
     def executable():
         if not compiled:  # traced once: its outputs name the variables, then compiled
             spec = jax.ShapeDtypeStruct((chunk, len(names)), jnp.float64, sharding=sharding)
-            block = default_block_size(mesh.devices.flat[0].platform, profile) if block_size is None else block_size
-            traced = chunk_function(point, mesh, block).trace(spec)
+            traced = chunk_function(point, mesh, per_block).trace(spec)
             compiled["variables"] = set(traced.out_info)
             compiled["run"] = traced.lower().compile()
         return compiled["run"]
@@ -344,6 +344,7 @@ def scan(
     attrs = {
         "n_chunks": n_chunks,
         "chunk_size": chunk,
+        "block_size": per_block,
         "n_devices": n_dev,
         "n_processes": n_proc,
         "identity": json.dumps(ident),
