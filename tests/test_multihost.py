@@ -24,7 +24,8 @@ CHUNK = 4
 SCRIPT = """
 import sys
 N_POINTS, CHUNK = int(sys.argv[3]), int(sys.argv[4])
-from hpjax.inference.distributed import initialize
+from hpjax.inference.distributed import fuse_reductions, initialize
+fuse_reductions()  # as `hpjax scan` of a forward spec: blocks of FORWARD_BLOCK where jaxlib has the flag
 initialize(sys.argv[1])  # "127.0.0.1:PORT,2,ID", before any JAX computation
 import jax, numpy as np, hpjax
 from hpjax.inference.scan import scan

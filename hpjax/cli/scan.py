@@ -78,15 +78,15 @@ def cmd_scan(args) -> int:
     from ..inference.scan import ScanInterrupted, scan
 
     distributed.use_all_cpu_cores()  # every core, as the benchmarks (before JAX starts its backend)
+    if _forward_only(args.spec):
+        # XLA's fused reductions and blocks of 96 points (1.5x; read before load_spec, which
+        # starts JAX's backend; profiled scans, which differentiate, keep YNNPACK's reductions)
+        distributed.fuse_reductions()
     if args.distributed:
         try:
             distributed.initialize(args.distributed)
         except (ValueError, RuntimeError) as exc:
             raise SystemExit(f"hpjax: --distributed: {exc}") from None
-    if _forward_only(args.spec):
-        # XLA's fused reductions and blocks of 96 points (1.2x; read before load_spec, which
-        # starts JAX's backend; profiled scans, which differentiate, keep YNNPACK's reductions)
-        distributed.fuse_reductions()
     spec = load_spec(args.spec)
     opts, lik, axes = _setup(spec)
     check_writable(spec.output_dir)
