@@ -92,10 +92,10 @@ def scan_function(lik, mode: str, devices, batch: int | None = None):
     """Jitted f(m_hD[chunk], sin_theta[chunk]) -> ln L[chunk] of ``lik`` (``blocked``: blocks of
     ``batch`` points, default :func:`scan_block`)."""
     import jax
-
-    batch = scan_block() if batch is None else batch
     from jax.sharding import Mesh
     from jax.sharding import PartitionSpec as P
+
+    batch = scan_block() if batch is None else batch
 
     def ll(m, s):
         return lik.log_likelihood({"m_hD": m, "sin_theta": s})

@@ -79,7 +79,7 @@ def cmd_scan(args) -> int:
 
     distributed.use_all_cpu_cores()  # every core, as the benchmarks (before JAX starts its backend)
     if _forward_only(args.spec):
-        # XLA's fused reductions and blocks of 96 points (1.5x; read before load_spec, which
+        # XLA's fused reductions and blocks of 96 points (1.5x on fig1; read before load_spec, which
         # starts JAX's backend; profiled scans, which differentiate, keep YNNPACK's reductions)
         distributed.fuse_reductions()
     if args.distributed:
@@ -122,10 +122,11 @@ def cmd_scan(args) -> int:
         print(f"stopped after {args.max_chunks} chunks (rerun to resume)")
         return 0
     dt = time.perf_counter() - t0
+    block = int(ds.attrs["block_size"])
     print(
         f"wrote {spec.output_dir / 'scan.nc'}: {n} points in {dt:.1f} s ({n / dt:.3g} points/s, "
         f"{ds.attrs['n_chunks']} chunks of {ds.attrs['chunk_size']} on {ds.attrs['n_devices']} device(s), "
-        f"{f'blocks of {b}' if (b := int(ds.attrs['block_size'])) else 'one vmap'} a device)"
+        f"{f'blocks of {block}' if block else 'one vmap'} a device)"
     )
     return 0
 

@@ -72,12 +72,12 @@ def default_block_size(platform: str, profile=()) -> int:
 def chunk_function(point, mesh, block_size: int | None = None):
     """jit(f)(points[chunk, k]) -> {name: values[chunk]} of the per-point function ``point``,
     sharded over ``mesh`` (axis "points") with ``shard_map``; on each device ``lax.map`` over
-    vmapped blocks of ``block_size`` points (0: one vmap; None: :data:`CPU_BLOCK` on CPU, 0 else).
+    vmapped blocks of ``block_size`` points (0: one vmap; None: :func:`default_block_size`).
     Every point's arithmetic is the same whatever the blocking, so the values do not depend on it."""
     from jax.sharding import PartitionSpec as P
 
     if block_size is None:
-        block_size = CPU_BLOCK if mesh.devices.flat[0].platform == "cpu" else 0
+        block_size = default_block_size(mesh.devices.flat[0].platform)
     if block_size and block_size > 0:
 
         def local(block):
