@@ -38,6 +38,9 @@ def test_values_equal_the_where_form_under_vmap_nested_vmap_and_lax_map():
     assert np.array_equal(nested, jax.vmap(lambda c: plain(X, c))(cs))
     blocks = jax.jit(lambda x: jax.lax.map(lambda v: skipped(v, 2.0), x, batch_size=4))(X)
     assert np.array_equal(blocks, ref)
+    # only the mask batched (fn's arguments the same for every member): masked per member
+    only_mask = jax.vmap(lambda x: skip_inactive(f, x > 0.5, 0.7, 2.0))(X)
+    assert np.array_equal(only_mask, jnp.where(X > 0.5, f(0.7, 2.0), 0.0))
     assert float(skipped(0.9, 2.0)) == float(plain(0.9, 2.0)) and float(skipped(0.1, 2.0)) == 0.0
 
 

@@ -67,19 +67,82 @@ def _zero_of(dtype, tree):
     return zero
 
 
+class _Vmapped:
+    """``jax.vmap(fn)`` over the leaves of the arguments flagged in ``batched`` (a flat tuple of
+    bools, one per leaf), as an object equal for equal (fn, batched)."""
+
+    def __init__(self, fn, treedef, batched):
+        self.fn, self.treedef, self.batched = fn, treedef, batched
+
+    def __call__(self, *args):
+        in_axes = jax.tree_util.tree_unflatten(self.treedef, [0 if b else None for b in self.batched])
+        return jax.vmap(self.fn, in_axes=tuple(in_axes))(*args)
+
+    def _key(self):
+        return (self.fn, self.treedef, self.batched)
+
+    def __eq__(self, other):
+        return isinstance(other, _Vmapped) and other._key() == self._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+
+_SHAPES: dict = {}
+
+
+def _abstract(args):
+    return jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)), args)
+
+
+def _out_shapes(fn, args):
+    """``jax.eval_shape(fn, *args)`` without tracing ``fn`` again for each of its batchings and its
+    value-and-gradient form (the rules below ask for the shapes of all of them while a program is
+    traced, and tracing, not running, is what the first call of a gradient waits for): those
+    shapes follow from the shapes of ``fn`` itself, which is traced once per argument shapes."""
+    if isinstance(fn, _Vmapped):
+        leaves, treedef = jax.tree_util.tree_flatten(args)
+        size = next(jnp.shape(x)[0] for x, b in zip(leaves, fn.batched) if b)
+        inner = [
+            jax.ShapeDtypeStruct(jnp.shape(x)[1:] if b else jnp.shape(x), jnp.result_type(x))
+            for x, b in zip(leaves, fn.batched)
+        ]
+        out = _out_shapes(fn.fn, jax.tree_util.tree_unflatten(treedef, inner))
+        return jax.tree_util.tree_map(lambda o: jax.ShapeDtypeStruct((size,) + o.shape, o.dtype), out)
+    if isinstance(fn, _ValueAndGrad):
+        live_vals, dead_vals = args
+        value = _out_shapes(fn.fn, fn.arguments(live_vals, dead_vals))
+        return value, _abstract(tuple(live_vals))
+    abstract = _abstract(args)
+    leaves, treedef = jax.tree_util.tree_flatten(abstract)
+    key = (fn, treedef, tuple((x.shape, x.dtype) for x in leaves))
+    try:
+        hash(key)
+    except TypeError:  # an unhashable fn: no caching
+        return jax.eval_shape(fn, *abstract)
+    if key not in _SHAPES:
+        if len(_SHAPES) > 4096:
+            _SHAPES.clear()
+        _SHAPES[key] = jax.eval_shape(fn, *abstract)
+    return _SHAPES[key]
+
+
 def _conditional(fn):
     """fn(*args) masked by ``active``, in a lax.cond on any(active); batched: the same for the
     vmapped fn, so that the cond stays outside every vmap. ``fn``'s output may be a pytree."""
 
     @custom_vmap
     def call(active, args):
-        shapes = jax.eval_shape(fn, *args)
+        shapes = _out_shapes(fn, args)
         tm = jax.tree_util.tree_map
-        zeros = tm(lambda s: _zero_of(s.dtype, (active, args)), shapes)
+        zero = {}  # one zero per dtype, however many outputs
+        for s in jax.tree_util.tree_leaves(shapes):
+            if s.dtype not in zero:
+                zero[s.dtype] = _zero_of(s.dtype, (active, args))
         return jax.lax.cond(
             jnp.any(active),
-            lambda a: tm(jnp.add, _masked(fn, active, a), zeros),
-            lambda a: tm(lambda s, z: jnp.zeros(s.shape, s.dtype) + z, shapes, zeros),
+            lambda a: tm(lambda x: x + zero[x.dtype], _masked(fn, active, a)),
+            lambda a: tm(lambda s: jnp.zeros(s.shape, s.dtype) + zero[s.dtype], shapes),
             args,
         )
 
@@ -88,8 +151,13 @@ def _conditional(fn):
         active_batched, args_batched = in_batched
         if not active_batched:
             active = jnp.broadcast_to(active, (axis_size,) + jnp.shape(active))
-        in_axes = jax.tree_util.tree_map(lambda b: 0 if b else None, args_batched)
-        out = _conditional(jax.vmap(fn, in_axes=tuple(in_axes)))(active, args)
+        flags, treedef = jax.tree_util.tree_flatten(args_batched)
+        if not any(flags):  # only the mask is batched: one evaluation of fn, masked per batch member
+            out = _conditional(fn)(jnp.any(active, axis=0), args)
+            return _where(active, jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (axis_size,) + x.shape), out)), (
+                jax.tree_util.tree_map(lambda _: True, out)
+            )
+        out = _conditional(_Vmapped(fn, treedef, tuple(bool(f) for f in flags)))(active, args)
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     return call
@@ -103,11 +171,15 @@ class _ValueAndGrad:
     def __init__(self, fn, treedef, live):
         self.fn, self.treedef, self.live = fn, treedef, live
 
-    def _call(self, live_vals, dead_vals):
+    def arguments(self, live_vals, dead_vals):
+        """fn's arguments from the perturbed and the other leaves."""
         leaves, it_live, it_dead = [], iter(live_vals), iter(dead_vals)
         for i in range(self.treedef.num_leaves):
             leaves.append(next(it_live) if i in self.live else next(it_dead))
-        return self.fn(*jax.tree_util.tree_unflatten(self.treedef, leaves))
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+    def _call(self, live_vals, dead_vals):
+        return self.fn(*self.arguments(live_vals, dead_vals))
 
     def __call__(self, live_vals, dead_vals):
         return jax.value_and_grad(self._call)(live_vals, dead_vals)
@@ -124,7 +196,7 @@ class _ValueAndGrad:
 
 def _differentiable_by_gradient(fn, args) -> bool:
     """A scalar float output of float inputs: the derivative rule can use fn's gradient."""
-    out = jax.eval_shape(fn, *args)
+    out = _out_shapes(fn, args)
     floats = all(jnp.issubdtype(jnp.result_type(x), jnp.floating) for x in jax.tree_util.tree_leaves(args))
     return isinstance(out, jax.ShapeDtypeStruct) and out.shape == () and floats
 
