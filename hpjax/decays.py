@@ -269,6 +269,14 @@ def three_body_integrand(channel: str, model, inputs, x, G, kl_convention: str =
 
 def gamma_three_body_many(channels, model, inputs, kl_convention: str = "re", n: int = DEFAULT_ORDER):
     """Three-body widths of several channels at once: array (C, *batch)."""
+    return _gamma_three_body_many(tuple(channels), model, inputs, kl_convention, int(n))
+
+
+# one compiled program per (channels, options, model structure and shapes): an eager call compiles
+# once instead of dispatching the q^2 integrals' operations one by one (and a lax.cond of each
+# skipped segment on its own); inside a caller's jit the trace is reused from JAX's cache
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _gamma_three_body_many(channels, model, inputs, kl_convention, n):
     tab = channel_table(channels, inputs, kl_convention)
     mh2 = inputs.m_h**2
 
@@ -327,7 +335,12 @@ def gamma_invisible_many(
 ):
     """Gamma(P -> P' + invisible) [GeV] of several channels: array (C, *batch)."""
     check_options(prescription, kl_convention)
-    three = gamma_three_body_many(channels, model, inputs, kl_convention, n)
+    return _gamma_invisible_many(tuple(channels), model, inputs, prescription, kl_convention, int(n))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
+def _gamma_invisible_many(channels, model, inputs, prescription, kl_convention, n):
+    three = _gamma_three_body_many(channels, model, inputs, kl_convention, n)
     if prescription == "unified":
         return three
     tab = channel_table(channels, inputs, kl_convention)

@@ -216,7 +216,7 @@ def test_lfu_gradient_tiny_width():
     lik = Likelihood(
         SingletHiggsPortal(1.0, 6e-3, 1.0, 0.1), dataset="paper", terms=["lfu"], free=SingletHiggsPortal.PARAMS
     )
-    g = jax.grad(lik.log_likelihood)(p)
+    g = jax.jit(jax.grad(lik.log_likelihood))(p)
     assert all(np.isfinite(float(v)) for v in g.values())
 
 

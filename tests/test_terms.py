@@ -67,7 +67,7 @@ def test_a_new_term_object_composes_without_touching_likelihood():
     np.testing.assert_allclose(lik.breakdown({**p, "eps": jnp.asarray(1.2)})["nuisance_constraints"], -2.0, rtol=1e-12)
     names, mu, cov = lik.nuisance_prior()
     assert names == ["eps"] and mu[0] == 1.0 and cov[0, 0] == pytest.approx(0.01)
-    g = jax.grad(lambda e: lik.log_likelihood({**p, "eps": e}))(jnp.asarray(1.0))
+    g = jax.jit(jax.grad(lambda e: lik.log_likelihood({**p, "eps": e})))(jnp.asarray(1.0))
     assert np.isfinite(g) and g < 0  # more efficiency, more predicted events, lower ln L
 
 

@@ -247,9 +247,11 @@ class Likelihood:
     def initial_params(self) -> dict:
         """Model defaults for the free model parameters and start values for nuisances (central
         values; Belle II's at the published best fit)."""
-        p = {k: jnp.asarray(self.model_defaults[k]) for k in self.free}
+        # float64 arrays of a strong type, as jnp.asarray(x, dtype=float64) gives: a point with one
+        # value replaced by such an array has the same signature (no second compilation)
+        p = {k: jnp.asarray(self.model_defaults[k], dtype=jnp.float64) for k in self.free}
         start = self._group_values("start")
-        p.update({n: jnp.asarray(start[n]) for n in self.nuisances})
+        p.update({n: jnp.asarray(start[n], dtype=jnp.float64) for n in self.nuisances})
         return p
 
     def nuisance_start(self) -> dict:
