@@ -102,3 +102,11 @@ HEAVY_FIRST = (
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a file kept
+
+
+def xla_flags(flag: str) -> str:
+    """XLA_FLAGS for a child process: this process's flags (make test's optimisation level) with
+    ``flag`` in place of any setting of the same flag."""
+    name = flag.split("=")[0]
+    kept = [f for f in os.environ.get("XLA_FLAGS", "").split() if f.split("=")[0] != name]
+    return " ".join([*kept, flag])

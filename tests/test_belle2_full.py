@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import xla_flags
 
 import hpjax
 from hpjax.likelihood.belle2_full import (
@@ -379,7 +380,7 @@ def test_scan_with_lapack_runs_on_one_cpu_device_per_process(tmp_path):
     calls) hangs in XLA's CPU runtime (docs/belle2-fits.md); scan() then runs it on one device per
     process, says so in one line, and returns the point-by-point values. The timeout turns a
     regression (the hang) into a failure instead of a stuck suite."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=2"), "JAX_PLATFORMS": "cpu"}
     r = subprocess.run(
         [sys.executable, "-c", LAPACK_SCRIPT, str(tmp_path / "scan")],
         env=env,

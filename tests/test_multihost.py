@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import xla_flags
 
 import hpjax
 from hpjax.inference.distributed import parse_spec
@@ -45,7 +46,7 @@ def _port():
 def _start(out, throttle=0.0):
     env = {
         **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+        "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=1"),
         "HPJAX_SCAN_THROTTLE_S": str(throttle),
     }
     port = _port()

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import xla_flags
 
 import hpjax
 from hpjax.cli import main
@@ -275,7 +276,7 @@ def test_ctrl_c_during_compilation_and_scan(tmp_path):
         **os.environ,
         "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cold_cache"),
         "HPJAX_SCAN_THROTTLE_S": "0.3",
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+        "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=1"),
     }
     rc, err = _interrupt(cmd, env, "scanning", 1.0)
     assert rc == 130, (rc, err[-2000:])

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import xla_flags
 
 import hpjax
 from hpjax.inference.sample import PRIOR_KINDS, Prior, SampleResult, corner_plot, sample, site_name
@@ -298,7 +299,7 @@ def test_dense_mass_on_two_cpu_devices_runs_on_one(glik, tmp_path):
     which deadlocks on two CPU devices of a 2-core process (docs/belle2-fits.md); sample() then
     runs the chains on one device per process and says so. 32 chains per device would hang
     without the fallback; the timeout turns that into a failure."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "XLA_FLAGS": xla_flags("--xla_force_host_platform_device_count=2"), "JAX_PLATFORMS": "cpu"}
     r = subprocess.run(
         [sys.executable, "-c", DENSE_SCRIPT, str(pathlib.Path(__file__).parent)],
         env=env,

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import xla_flags
 
 import hpjax
 from hpjax.inference.scan import CPU_BLOCK, FORWARD_BLOCK, default_block_size, scan
@@ -32,7 +33,7 @@ print(json.dumps({"devices": len(jax.devices()), "rss_mb": resource.getrusage(re
 
 def _run(tmp, n_mass=12, chunk=16, devices=1):
     env = dict(os.environ)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    env["XLA_FLAGS"] = xla_flags(f"--xla_force_host_platform_device_count={devices}")
     r = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tmp), str(n_mass), str(chunk)],
         env=env,
