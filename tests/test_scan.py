@@ -22,8 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = """
 import sys, json, numpy as np, hpjax, jax
 from hpjax.inference.scan import scan
-lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["belle2", "koto", "na62"],
-                       conventions={"koto": "step"})
+lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["belle2"])
 axes = {"m_hD": np.geomspace(0.05, 8.0, int(sys.argv[2])), "sin_theta": np.geomspace(1e-4, 0.1, 10)}
 ds = scan(lik, axes, sys.argv[1], chunk_size=int(sys.argv[3]), observables=["BR(B+->K+inv)"], progress=False)
 import resource
