@@ -224,9 +224,10 @@ def eps_scan():
 
     def one(le):
         eps = 10.0**le
-        pred = hpjax.predict(m.replace(eps=eps), inputs, observables=OBS)
+        # the term and the observables from one prediction (each q^2 integral once)
+        parts, pred = lik.breakdown_and_predictions({"eps": eps}, OBS)
         pred["escape_fraction"] = dp.escape_fraction(m, eps, inputs)
-        return lik.log_likelihood({"eps": eps}), pred
+        return sum(parts.values()), pred
 
     f = jax.jit(jax.vmap(jax.value_and_grad(one, has_aux=True)))
     (v, pred), g = f(jnp.asarray(LOG_EPS))
