@@ -67,25 +67,30 @@ def _zero_of(dtype, tree):
     return zero
 
 
-class _Vmapped:
-    """``jax.vmap(fn)`` over the leaves of the arguments flagged in ``batched`` (a flat tuple of
-    bools, one per leaf), as an object equal for equal (fn, batched)."""
+class _Derived:
+    """A function derived from ``fn`` for arguments of structure ``treedef`` and a flat tuple of
+    per-leaf flags ``sel``; objects of one class are equal for equal (fn, treedef, sel), so that the
+    shapes cache below and JAX's tracing caches see one function."""
 
-    def __init__(self, fn, treedef, batched):
-        self.fn, self.treedef, self.batched = fn, treedef, batched
-
-    def __call__(self, *args):
-        in_axes = jax.tree_util.tree_unflatten(self.treedef, [0 if b else None for b in self.batched])
-        return jax.vmap(self.fn, in_axes=tuple(in_axes))(*args)
+    def __init__(self, fn, treedef, sel):
+        self.fn, self.treedef, self.sel = fn, treedef, sel
 
     def _key(self):
-        return (self.fn, self.treedef, self.batched)
+        return (type(self), self.fn, self.treedef, self.sel)
 
     def __eq__(self, other):
-        return isinstance(other, _Vmapped) and other._key() == self._key()
+        return isinstance(other, _Derived) and other._key() == self._key()
 
     def __hash__(self):
         return hash(self._key())
+
+
+class _Vmapped(_Derived):
+    """``jax.vmap(fn)`` over the leaves of the arguments flagged in ``sel`` (True: batched)."""
+
+    def __call__(self, *args):
+        in_axes = jax.tree_util.tree_unflatten(self.treedef, [0 if b else None for b in self.sel])
+        return jax.vmap(self.fn, in_axes=tuple(in_axes))(*args)
 
 
 _SHAPES: dict = {}
@@ -102,10 +107,10 @@ def _out_shapes(fn, args):
     shapes follow from the shapes of ``fn`` itself, which is traced once per argument shapes."""
     if isinstance(fn, _Vmapped):
         leaves, treedef = jax.tree_util.tree_flatten(args)
-        size = next(jnp.shape(x)[0] for x, b in zip(leaves, fn.batched) if b)
+        size = next(jnp.shape(x)[0] for x, b in zip(leaves, fn.sel) if b)
         inner = [
             jax.ShapeDtypeStruct(jnp.shape(x)[1:] if b else jnp.shape(x), jnp.result_type(x))
-            for x, b in zip(leaves, fn.batched)
+            for x, b in zip(leaves, fn.sel)
         ]
         out = _out_shapes(fn.fn, jax.tree_util.tree_unflatten(treedef, inner))
         return jax.tree_util.tree_map(lambda o: jax.ShapeDtypeStruct((size,) + o.shape, o.dtype), out)
@@ -163,19 +168,15 @@ def _conditional(fn):
     return call
 
 
-class _ValueAndGrad:
-    """fn's value and its gradient in the perturbed leaves of its arguments, as a function of
-    (perturbed leaves, other leaves): one object per (fn, argument structure, perturbed leaves),
-    equal objects for equal keys, so that JAX's caches see one function."""
-
-    def __init__(self, fn, treedef, live):
-        self.fn, self.treedef, self.live = fn, treedef, live
+class _ValueAndGrad(_Derived):
+    """fn's value and its gradient in the perturbed leaves of its arguments (indices ``sel``), as a
+    function of (perturbed leaves, other leaves)."""
 
     def arguments(self, live_vals, dead_vals):
         """fn's arguments from the perturbed and the other leaves."""
         leaves, it_live, it_dead = [], iter(live_vals), iter(dead_vals)
         for i in range(self.treedef.num_leaves):
-            leaves.append(next(it_live) if i in self.live else next(it_dead))
+            leaves.append(next(it_live) if i in self.sel else next(it_dead))
         return jax.tree_util.tree_unflatten(self.treedef, leaves)
 
     def _call(self, live_vals, dead_vals):
@@ -183,15 +184,6 @@ class _ValueAndGrad:
 
     def __call__(self, live_vals, dead_vals):
         return jax.value_and_grad(self._call)(live_vals, dead_vals)
-
-    def _key(self):
-        return (self.fn, self.treedef, self.live)
-
-    def __eq__(self, other):
-        return isinstance(other, _ValueAndGrad) and other._key() == self._key()
-
-    def __hash__(self):
-        return hash(self._key())
 
 
 def _differentiable_by_gradient(fn, args) -> bool:
