@@ -162,8 +162,9 @@ def channel_table(channels, inputs, kl_convention: str = "re") -> dict:
             ff = (i.Kpi_f0_0, 0.0, 0.0, 0.0, i.Kpi_f0_lambda0 / i.m_pip**2)
             pref = (1.0 + x * i.m_d / i.m_s) ** 2 * ((mP**2 - mD**2) / (i.m_s - i.m_d)) ** 2
         coup = cbs2 if ch.transition == "bs" else (ckl2 if ch.name == "KL->pi0" else csd2)
-        rows.append((mP, mD, i[ch.lifetime], coup, pref, float(ch.vector)) + ff)
-    keys = ("mP", "mD", "tau", "coup2", "pref", "vector", "c0", "c1", "c2", "inv_mR2", "slope")
+        zB = z_bsz_parts(0.0, mP, mD)[1]  # sqrt(t+ - t0) of the BSZ z, a constant of the channel
+        rows.append((mP, mD, i[ch.lifetime], coup, pref, float(ch.vector)) + ff + (z_bsz(0.0, mP, mD), zB))
+    keys = ("mP", "mD", "tau", "coup2", "pref", "vector", "c0", "c1", "c2", "inv_mR2", "slope", "z0", "zB")
     return {k: jnp.stack([jnp.asarray(r[j], dtype=jnp.float64) for r in rows]) for j, k in enumerate(keys)}
 
 
@@ -232,9 +233,9 @@ def _bw_integrand(row, mod, mh2, M, G, x, bsz=None):
     lam = jnp.where(x < (mP - mD) ** 2, kallen(mP**2, mD**2, x), 0.0)
     P, B2 = mod.mass_gamma_invisible_parts(x)
     if bsz:
-        A, B = z_bsz_parts(x, mP, mD)
+        A, B = sqrt_pos((mP + mD) ** 2 - x), row["zB"]  # formfactors.z_bsz_parts; B from the table
         Q = A + B
-        dzQ = (A - B) - z_bsz(0.0, mP, mD) * Q  # (z(x) - z(0)) (A + B)
+        dzQ = (A - B) - row["z0"] * Q  # (z(x) - z(0)) (A + B)
         num = row["c0"] * Q * Q + dzQ * (row["c1"] * Q + row["c2"] * dzQ)
         den = Q * Q * (1.0 - x * row["inv_mR2"]) * (mh2 - x)
     else:
@@ -244,10 +245,21 @@ def _bw_integrand(row, mod, mh2, M, G, x, bsz=None):
     return const * (num * num) * sqrt_pos(lam * B2) * jnp.where(row["vector"] > 0, lam, 1.0) * P / (den * den)
 
 
-def _segment_integral(i, bsz, n, row, mod, mh2, a, b, M, G, sc):
-    """sum_k w_k dGamma/dq^2(x_k) over segment ``i`` of the rule (in units of ``sc``, see
-    gamma_three_body_many): the integral over one segment, times sc."""
-    y, w = bw_segment(i, a / sc, b / sc, M / sc, G / sc, n)
+def _pow2_near_sqrt(v):
+    """(s, 1/s) with s = 2^k, k = floor(e/2) for v in [2^e, 2^(e+1)) (v > 0 and normal): within a
+    factor 2 of sqrt(v), and a rescaling by s is exact in floating point (bit arithmetic only)."""
+    bits = jax.lax.bitcast_convert_type(jnp.asarray(v, jnp.float64), jnp.int64)
+    k = (((bits >> 52) & 2047) - 1023) >> 1  # arithmetic shift: floor(e / 2)
+    as_float = lambda e: jax.lax.bitcast_convert_type((e + 1023) << 52, jnp.float64)  # noqa: E731
+    return as_float(k), as_float(-k)
+
+
+def _segment_integral(i, bsz, n, row, mod, mh2, a, b, M, G, sc, inv):
+    """sum_k w_k dGamma/dq^2(x_k) over segment ``i`` of the rule (in units of ``sc``, a power of
+    two, ``inv`` = 1/sc; see gamma_three_body_many): the integral over one segment, times sc."""
+    # multiplications by powers of two: exact, and fused into the nodes' kernel (a division by sc
+    # was a kernel of its own on XLA:CPU, four a segment)
+    y, w = bw_segment(i, a * inv, b * inv, M * inv, G * inv, n)
     return jnp.sum(w * _bw_integrand(row, mod, mh2, M, G, jnp.clip(sc * y, a, b), bsz))
 
 
@@ -298,15 +310,18 @@ def _gamma_three_body_many(channels, model, inputs, kl_convention, n):
             a_s, b_s, G_s = jnp.where(ok, a, 1.0), jnp.where(ok, b, 2.0), jnp.where(ok, G, 1.0)
             M_s = jnp.where(ok, M, 1.5)
 
-            # the rule in units of s = sqrt(G b) (q^2 = s y): exact in exact arithmetic, it keeps
-            # every square of the rule ((y - M/s)^2 + (G/s)^2, from (G/b) to (b/G)) representable
-            # for a pole width down to _G_MIN_REL b (tiny m_hD or couplings)
-            sc = jnp.where(G_s > 1e-60 * b_s, 1.0, jnp.sqrt(G_s * b_s))  # 1 (exact, as before) unless needed
-            active = bw_segment_active(a_s / sc, b_s / sc, M_s / sc, G_s / sc)
+            # the rule in units of s ~ sqrt(G b) (q^2 = s y), a power of two (an exact rescaling):
+            # it keeps every square of the rule ((y - M/s)^2 + (G/s)^2, from (G/b) to (b/G))
+            # representable for a pole width down to _G_MIN_REL b (tiny m_hD or couplings);
+            # s = 1 unless needed
+            tiny = G_s <= 1e-60 * b_s
+            s2, inv2 = _pow2_near_sqrt(G_s * b_s)
+            sc, inv = jnp.where(tiny, s2, 1.0), jnp.where(tiny, inv2, 1.0)
+            active = bw_segment_active(a_s * inv, b_s * inv, M_s * inv, G_s * inv)
             # segment by segment (no concatenation of the nodes: see bw_segments); a segment that
             # is empty for every point of a vmapped block is not evaluated (hpjax.numerics.skip)
-            args = (row, mod, mh2, a_s, b_s, M_s, G_s, sc)
-            total = sum(skip_inactive(_segment_function(i, bsz, n), ok & active[i], *args) for i in range(3)) / sc
+            args = (row, mod, mh2, a_s, b_s, M_s, G_s, sc, inv)
+            total = sum(skip_inactive(_segment_function(i, bsz, n), ok & active[i], *args) for i in range(3)) * inv
             nwa = _gamma2_from_row(row, mod.sin_theta, M) * br_inv
             return jnp.where(ok, total, jnp.where(narrow, nwa, 0.0))
 
