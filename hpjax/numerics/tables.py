@@ -34,6 +34,13 @@ __all__ = ["Grid"]
 _MAX_BUCKETS = 1 << 14
 
 
+def _take_window(a, start, k: int):
+    """a[start + t] for t in range(k), for every element of ``start`` (shape start.shape + (k,)):
+    one gather of k consecutive values."""
+    idx = start[..., None] + jnp.arange(k, dtype=start.dtype)
+    return a[idx]
+
+
 class Grid:
     """Strictly increasing constant abscissae ``xs`` (numpy, N >= 2) with an O(1) interval lookup.
 
@@ -59,6 +66,8 @@ class Grid:
                 best = (log, u[0], inv_h, k, start, nb)
         self.log, self._u0, self._inv_h, self.k, start, self.buckets = best
         self._start = np.asarray(start, dtype=np.int32)
+        # xs[min(i + 1 + t, N - 1)] at [i + t]: the K nodes after a bucket's start in one gather
+        self._after = np.concatenate([xs[1:], np.full(self.k, xs[-1])])
 
     @staticmethod
     def _buckets(xs, u0, inv_h, nb, log):
@@ -92,13 +101,13 @@ class Grid:
     def interval(self, x):
         """Index i of the interval [xs[i], xs[i+1]) holding x (clipped to [0, N-2]; NaN gives 0)."""
         x = jnp.asarray(x, dtype=jnp.float64)
-        xs = jnp.asarray(self.xs)
         u = jnp.log(jnp.maximum(x, 1e-300)) if self.log else x
         kf = jnp.clip(jnp.floor((u - self._u0) * self._inv_h), 0.0, self.buckets - 1.0)
         kb = jnp.where(jnp.isnan(kf), 0.0, kf).astype(jnp.int32)
         i = jnp.asarray(self._start)[kb]
-        for _ in range(self.k):  # at most K nodes between the bucket's start and x
-            i = i + (xs[jnp.minimum(i + 1, self.n - 1)] <= x).astype(jnp.int32)
+        if self.k:  # at most K nodes between the bucket's start and x, sorted: count those <= x
+            after = _take_window(jnp.asarray(self._after), i, self.k)
+            i = i + jnp.sum(after <= x[..., None], axis=-1, dtype=jnp.int32)
         return jnp.minimum(i, self.n - 2)
 
     def interp(self, x, fp, left=None, right=None):
@@ -108,7 +117,9 @@ class Grid:
         fp = jnp.asarray(fp, dtype=jnp.float64)
         xs = jnp.asarray(self.xs)
         i = self.interval(x)
-        x0, x1, f0, f1 = xs[i], xs[i + 1], fp[i], fp[i + 1]
+        # (x_i, x_i+1, f_i, f_i+1) as one row of one table: one gather (a kernel on XLA:CPU) not four
+        row = jnp.stack([xs[:-1], xs[1:], fp[:-1], fp[1:]], axis=-1)[i]
+        x0, x1, f0, f1 = row[..., 0], row[..., 1], row[..., 2], row[..., 3]
         f = f0 + ((x - x0) / (x1 - x0)) * (f1 - f0)  # jnp.interp's rounding (its grid has dx > 0)
         f = jnp.where(x < xs[0], fp[0] if left is None else left, f)
         return jnp.where(x > xs[-1], fp[-1] if right is None else right, f)
