@@ -31,12 +31,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check hpjax tests benchmarks
 	$(BIN)/ruff format --check hpjax tests benchmarks
-	HPJAX_TEST_FAST_COMPILE=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" --durations=15
+	HPJAX_TEST_FAST_COMPILE=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow" --durations=15
 
 # make test-all: the suite with the heavy cross-checks marked slow (about twice as long), compiled
 # at XLA's default optimisation level (as users' programs are)
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 # make bench: the benchmark suite (benchmarks/run.py; about 18 minutes on 2 cores), results in
 # benchmarks/RESULTS.md and results.json. BENCH_ARGS="--quick" for a development run,
