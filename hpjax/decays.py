@@ -168,6 +168,14 @@ def channel_table(channels, inputs, kl_convention: str = "re") -> dict:
     return {k: jnp.stack([jnp.asarray(r[j], dtype=jnp.float64) for r in rows]) for j, k in enumerate(keys)}
 
 
+def _rows(v, idx):
+    """v[idx] for static channel indices ``idx``: a slice where they are contiguous (the usual
+    channel order), which XLA fuses into its consumers, else a gather (a kernel of its own on
+    XLA:CPU, one per table column: with nuisances floating, the table is not a constant)."""
+    lo = idx[0]
+    return v[lo : lo + len(idx)] if list(idx) == list(range(lo, lo + len(idx))) else v[jnp.asarray(idx)]
+
+
 def _row(tab, c):
     return {k: v[c] for k, v in tab.items()}
 
@@ -331,7 +339,7 @@ def _gamma_three_body_many(channels, model, inputs, kl_convention, n):
         for kind in (True, False):
             idx = [c for c, ch in enumerate(channels) if _is_bsz(ch) == kind]
             if idx:
-                sub = {k: v[jnp.asarray(idx)] for k, v in tab.items()}
+                sub = {k: _rows(v, idx) for k, v in tab.items()}
                 for c, val in zip(idx, jax.vmap(lambda r: per_channel(r, kind))(sub)):
                     parts[c] = val
         return jnp.stack([parts[c] for c in range(len(channels))])

@@ -191,23 +191,35 @@ class LimitTable:
         self._lt_grid = Grid(np.log10(lifetimes)) if lifetimes.size > 1 else None
         self.tau_longest = float(lifetimes[-1])
 
-    def _interp2(self, grid, m, lt):
-        i = self._m_grid.interval(m) if self.m.size > 1 else 0
-        if self.m.size > 1:
-            fm = jnp.clip((m - self.m[i]) / (self.m[i + 1] - self.m[i]), 0.0, 1.0)
-            col = lambda j: grid[i, j] * (1 - fm) + grid[i + 1, j] * fm  # noqa: E731
+    def _interp2(self, m, lt):
+        """(valid, log10 UL) interpolated bilinearly at (m, lt): the 2 x 2 cell around the point
+        as one gather from the stacked tables and the axes' nodes as one gather each (on XLA:CPU
+        a gather is a kernel of its own: this was 12 for the two tables)."""
+        nm, nl = self.m.size, self.lt.size
+        tab = jnp.stack([self.valid, self.logv], axis=-1)  # (nm, nl, 2)
+        tab = tab if nm > 1 else jnp.concatenate([tab, tab], axis=0)
+        tab = tab if nl > 1 else jnp.concatenate([tab, tab], axis=1)
+        zero = jnp.zeros(jnp.broadcast_shapes(jnp.shape(m), jnp.shape(lt)), dtype=jnp.int32)
+        i = self._m_grid.interval(m) + zero if nm > 1 else zero
+        j = self._lt_grid.interval(lt) + zero if nl > 1 else zero
+        cell = tab[i[..., None, None] + np.array([[0], [1]]), j[..., None, None] + np.array([[0, 1]])]  # (..., 2, 2, 2)
+
+        def frac(axis, k, x):  # (x - x_k) / (x_k+1 - x_k), clipped to [0, 1]
+            ends = jnp.stack([axis[:-1], axis[1:]], axis=-1)[k]
+            return jnp.clip((x - ends[..., 0]) / (ends[..., 1] - ends[..., 0]), 0.0, 1.0)[..., None]
+
+        if nm > 1:
+            fm = frac(self.m, i, m)
+            col = [cell[..., 0, c, :] * (1 - fm) + cell[..., 1, c, :] * fm for c in (0, 1)]
         else:
-            col = lambda j: grid[0, j]  # noqa: E731
-        if self.lt.size == 1:
-            return col(0)
-        j = self._lt_grid.interval(lt)
-        ft = jnp.clip((lt - self.lt[j]) / (self.lt[j + 1] - self.lt[j]), 0.0, 1.0)
-        return col(j) * (1 - ft) + col(j + 1) * ft
+            col = [cell[..., 0, 0, :], cell[..., 0, 1, :]]
+        out = col[0] if nl == 1 else col[0] * (1 - frac(self.lt, j, lt)) + col[1] * frac(self.lt, j, lt)
+        return out[..., 0], out[..., 1]
 
     def limit(self, m, tau=None):
         """Interpolated upper limit at mass m [GeV] and lifetime tau [s] (+inf where none)."""
         lt = self.lt[-1] if tau is None else jnp.clip(jnp.log10(jnp.maximum(tau, 1e-300)), self.lt[0], self.lt[-1])
         inside = (m >= self.m_range[0]) & (m <= self.m_range[1])
-        ok = inside & (self._interp2(self.valid, m, lt) > 1.0 - 1e-12)
-        logv = self._interp2(self.logv, m, lt)
+        valid, logv = self._interp2(m, lt)
+        ok = inside & (valid > 1.0 - 1e-12)
         return jnp.where(ok, 10.0 ** jnp.where(ok, logv, 0.0), jnp.inf)
