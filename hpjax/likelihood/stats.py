@@ -213,7 +213,11 @@ class LimitTable:
             col = [cell[..., 0, c, :] * (1 - fm) + cell[..., 1, c, :] * fm for c in (0, 1)]
         else:
             col = [cell[..., 0, 0, :], cell[..., 0, 1, :]]
-        out = col[0] if nl == 1 else col[0] * (1 - frac(self.lt, j, lt)) + col[1] * frac(self.lt, j, lt)
+        if nl == 1:
+            out = col[0]
+        else:
+            ft = frac(self.lt, j, lt)
+            out = col[0] * (1 - ft) + col[1] * ft
         return out[..., 0], out[..., 1]
 
     def limit(self, m, tau=None):
