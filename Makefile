@@ -26,8 +26,9 @@ demo: $(STAMP)
 	$(BIN)/hpjax demo --out results
 	$(BIN)/hpjax sample fits/singlet_posterior.toml
 
-# XLA compiles make test's programs at backend optimisation level 0 (HPJAX_TEST_FAST_COMPILE, see
-# tests/conftest.py): compilation is about 70 % of the suite's CPU time and a third faster so
+# XLA compiles make test's programs at backend optimisation level 0 with XLA:CPU's loop emitters
+# (HPJAX_TEST_FAST_COMPILE, see tests/conftest.py): compilation is most of the suite's CPU time,
+# and these settings compile the same programs in about half the time
 test: $(STAMP)
 	$(BIN)/ruff check hpjax tests benchmarks
 	$(BIN)/ruff format --check hpjax tests benchmarks

@@ -141,6 +141,7 @@ def _grad_data_for(cls, inputs):
     thr_list = _threshold_points(cls, inputs)
     thr = np.array([_full(p, inputs) for p, _ in thr_list])
     on_kink = np.array([False] * len(base) + [d == 0.0 for _, d in thr_list])
+    offset = np.array([np.inf] * len(base) + [abs(d) for _, d in thr_list])
     allp = np.concatenate([base, thr])
     P = np.repeat(allp, NPAR, axis=0)
     T = np.tile(np.eye(NPAR), (len(allp), 1))
@@ -176,6 +177,7 @@ def _grad_data_for(cls, inputs):
         npt=len(base),
         nthr=len(thr),
         on_kink=on_kink,
+        offset=offset,
         x=x.reshape(len(base), NPAR),
         allp=allp,
         prim=prim,
@@ -254,7 +256,8 @@ def test_known_derivatives(grad_data, cls):
 @pytest.mark.parametrize("cls", PER_CLASS)
 def test_reverse_mode_matches_forward_mode(grad_data, cls):
     """jax.grad (reverse mode) of sum_k w_k O_k, random w_k ~ 1/O_k, equals the jvp columns
-    contracted with the same weights, at every test point and 1e-9 GeV from every threshold.
+    contracted with the same weights, at every test point (to 1e-10) and 1e-9 GeV from every
+    threshold (to the rounding of the gap there, ~eps M / 1e-9 GeV).
     (Exactly on a threshold the one-sided derivative of sqrt(beta) is infinite and the finite
     value returned depends on the last bit of beta, i.e. on how XLA compiled 1 - 4 m^2/M^2: there
     only finiteness is required.)"""
@@ -265,7 +268,13 @@ def test_reverse_mode_matches_forward_mode(grad_data, cls):
     got = d["rev"][keep]
     assert np.all(np.isfinite(d["rev"]))
     scale = len(REV_IDX) / np.maximum(np.abs(d["allp"][keep]), 1e-3)  # ~ sum_k w_k O_k / x
-    bad = np.abs(got - want) > 1e-10 * size + 1e-14 * scale
+    # d GeV from a threshold M the gap M - m_hD (or M - 2 m) is known to ~eps M / d relative (the
+    # masses' last bits), and the rates and their derivatives go as powers of it: two compiled
+    # programs (the vmapped jvp and the single-point grad) may round it differently, so there the
+    # tolerance is 4 eps M / d (4e-6 for d = 1e-9 GeV at the B+ endpoint), not 1e-10
+    masses = np.max(np.abs(d["allp"][keep][:, [0, 3]]), axis=1)
+    rel = np.maximum(1e-10, 4 * np.finfo(float).eps * masses / d["offset"][keep])[:, None]
+    bad = np.abs(got - want) > rel * size + 1e-14 * scale
     assert not np.any(bad), [(d["allp"][keep][i][:4], j, got[i, j], want[i, j]) for i, j in zip(*np.nonzero(bad))][:5]
     assert np.mean(size > 1e-3 * scale) > 0.5  # not vacuous
 
@@ -350,7 +359,9 @@ def test_vmap_equals_python_loop(grad_data, cls):
     assert vm.shape == loop.shape == (N_VMAP, len(NAMES))
     assert np.all(np.isfinite(vm))
     assert np.sum(vm > 0) > 0.5 * vm.size
-    np.testing.assert_allclose(vm, loop, rtol=1e-13, atol=0)
+    # the batched and the single-point programs may round differently (up to 1.1e-13 seen with
+    # make test's compiler settings)
+    np.testing.assert_allclose(vm, loop, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("cls", PER_CLASS)
