@@ -119,10 +119,21 @@ def scan_function(lik, mode: str, devices, batch: int | None = None):
 
 
 def chunk_size(n: int, mode: str, platform: str, n_dev: int) -> int:
-    """Points per compiled chunk: all of a small grid, else at most 10240 on CPU (2^17 on GPU),
-    a multiple of n_dev * the scan's block."""
+    """Points per compiled chunk, a multiple of n_dev * the scan's block: all of a small grid, else
+    on a CPU, blocked, what ``hpjax scan`` takes by default (hpjax.inference.chunks.auto_chunk_size:
+    a quarter of the free memory, 65536 points on a 24 GB machine); one vmap over the chunk at
+    most 10240 (its q^2 nodes are all in memory at once); 2^17 on a GPU. Each chunk is one call
+    with its own transfers and dispatch: chunks of 81920 against 10240, same blocks of 96, run
+    1.15x faster on 2 cores (benchmarks/NOTES.md, 2026-12-07)."""
+    from hpjax.inference.chunks import auto_chunk_size
+
     unit = n_dev * scan_block()
-    cap = 10240 if platform == "cpu" else 1 << 17
+    if platform != "cpu":
+        cap = 1 << 17
+    else:
+        cap = auto_chunk_size() if mode == "blocked" else 10240
+    if n > cap:  # chunks of equal size (as hpjax scan's default), the last one not mostly padding
+        cap = -(-n // -(-n // cap))
     c = min(cap, n)
     return int(math.ceil(c / unit) * unit)
 

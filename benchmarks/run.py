@@ -220,6 +220,10 @@ def bench_scan(cfg) -> dict:
         "devices": [str(d) for d in devs],
         "headline_mode": head,
         "block": __import__("benchmarks.common", fromlist=["scan_block"]).scan_block(),
+        "chunk_1e6": {
+            k: __import__("benchmarks.common", fromlist=["chunk_size"]).chunk_size(10**6, k, plat, nd)
+            for k, (_, nd) in fns.items()
+        },
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "regions": {},
     }

@@ -103,14 +103,15 @@ def _memory(n: int, mode: str) -> dict:
     import jax
     import numpy as np
 
-    from benchmarks.common import grid, paper_likelihood, run_scan, scan_function
+    from benchmarks.common import chunk_size, grid, paper_likelihood, run_scan, scan_function
 
     lik = paper_likelihood()
     devs = jax.devices()
     f = scan_function(lik, mode, devs if mode == "blocked" else devs[:1])
     nd = len(devs) if mode == "blocked" else 1
     m, s = grid("both", n)
-    run_scan(f, m[:20480], s[:20480], mode, devs[0].platform, nd)  # compile, warm (same chunk shape)
+    c = chunk_size(m.size, mode, devs[0].platform, nd)
+    run_scan(f, m[:c], s[:c], mode, devs[0].platform, nd)  # compile, warm (same chunk shape)
     before_peak = _peak_rss_mb()
     before = _rss_mb()
     seen = [before]

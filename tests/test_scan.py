@@ -61,12 +61,18 @@ def test_sharded_over_four_cpu_devices_equals_unsharded(tmp_path):
         np.testing.assert_allclose(x[f], y[f], rtol=1e-14, atol=0)
 
 
-def test_chunked_equals_unchunked(tmp_path):
+def test_chunked_equals_unchunked(tmp_path, monkeypatch):
     lik = hpjax.Likelihood(hpjax.SingletHiggsPortal(1.0, 6e-3, 1.0, 0.0), terms=["belle2", "belle_kstar"])
     axes = {"m_hD": np.geomspace(0.1, 8.0, 9), "sin_theta": np.geomspace(1e-4, 0.1, 7)}
     a = scan(lik, axes, tmp_path / "a", chunk_size=5, progress=False)
     b = scan(lik, axes, tmp_path / "b", chunk_size=1000, progress=False)
     assert a.attrs["n_chunks"] == 13 and b.attrs["n_chunks"] == 1
+    # the default chunk (from the free memory, here 40 points) is evened out over the grid: 63 points
+    # in 2 chunks of 32, not 40 + 23 padded to 40
+    monkeypatch.setattr("hpjax.inference.scan.auto_chunk_size", lambda: 40)
+    c = scan(lik, axes, tmp_path / "c", progress=False)
+    assert (c.attrs["n_chunks"], c.attrs["chunk_size"]) == (2, 32)
+    np.testing.assert_allclose(c["log_likelihood"].values, b["log_likelihood"].values, rtol=1e-13, atol=0)
     assert a.attrs["block_size"] == default_block_size("cpu") in (CPU_BLOCK, FORWARD_BLOCK)  # recorded
     for k in a.data_vars:  # XLA may vectorise a 5-point and a 1000-point batch differently: ~1e-15
         np.testing.assert_allclose(a[k].values, b[k].values, rtol=1e-13, atol=0)

@@ -3,7 +3,8 @@ parameters, in memory-bounded chunks sharded over every device, written as they 
 and resumable after an interruption.
 
 * Chunks: the flattened grid is cut into chunks of ``chunk_size`` points (default: from the
-  available memory, :func:`auto_chunk_size`). Each chunk is one call of a jitted function whose
+  available memory, :func:`auto_chunk_size`, evened out so that the last chunk is not mostly
+  padding). Each chunk is one call of a jitted function whose
   batch axis is sharded over a 1-D ``jax.sharding.Mesh`` of ``jax.devices()`` (one CPU, several
   CPU devices with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``, one or many GPUs) with
   ``shard_map``. On each device the points are evaluated in vmapped blocks of ``block_size``
@@ -225,6 +226,8 @@ def scan(
     n_dev = mesh.devices.size
     n_points = points.shape[0]
     chunk = min(chunk_size or auto_chunk_size(), n_points)
+    if chunk_size is None:  # the default: chunks of equal size, so the last one is not mostly padding
+        chunk = int(math.ceil(n_points / math.ceil(n_points / chunk)))
     chunk = max(n_dev, int(math.ceil(chunk / n_dev)) * n_dev)
     n_chunks = int(math.ceil(n_points / chunk))
 
