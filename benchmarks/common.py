@@ -81,7 +81,7 @@ def subset(m, s, k: int):
 
 def scan_block() -> int:
     """Points per block of the ``blocked`` scan: what ``hpjax scan`` uses on a CPU
-    (hpjax.inference.scan.default_block_size: 96 where XLA keeps reductions out of YNNPACK, as
+    (hpjax.inference.scan.default_block_size: 1024 where XLA keeps reductions out of YNNPACK, as
     run.py's scan section sets up, else 24)."""
     from hpjax.inference.scan import default_block_size
 

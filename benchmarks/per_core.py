@@ -1,7 +1,7 @@
 """Points per second of the full `paper` likelihood on one CPU device: the per-core figure that
 issue 16's A/B comparisons use (pin it to a core; run two at once, one per core, for the
 hardware's ceiling). Set up as a forward ``hpjax scan``: `lax.map` over vmapped blocks of
-hpjax.inference.scan.default_block_size points (96 with XLA's fused reductions, which this script
+hpjax.inference.scan.default_block_size points (1024 with XLA's fused reductions, which this script
 asks for as `hpjax scan` does: hpjax.inference.distributed.fuse_reductions; 24 without), chunks of
 10 080, best of 3 passes.
 

@@ -521,7 +521,7 @@ def bench_emcee(cfg) -> dict:
 # ---- subprocess measurements -------------------------------------------------------------------
 def _scan_in_own_process(cfg) -> dict:
     """The scan section in a fresh interpreter set up as ``hpjax scan`` (XLA's fused reductions,
-    hpjax.inference.distributed.fuse_reductions, and blocks of 96): a process-wide XLA flag that
+    hpjax.inference.distributed.fuse_reductions, and blocks of 1024): a process-wide XLA flag that
     the gradient and sampler sections, which differentiate, run faster without."""
     with tempfile.TemporaryDirectory(prefix="hpjax-bench-scan-") as tmp:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--sections", "scan", "--runs", str(cfg.runs)]

@@ -259,7 +259,7 @@ def test_forward_scans_fuse_reductions(monkeypatch, tmp_path):
         "--xla_cpu_experimental_ynn_fusion_type=dot",
     ]
     assert dist.reductions_fused() and not dist.fuse_reductions()  # set once
-    assert default_block_size("cpu") == FORWARD_BLOCK == 96
+    assert default_block_size("cpu") == FORWARD_BLOCK == 1024
     assert default_block_size("cpu", profile=("y_D",)) == CPU_BLOCK and default_block_size("gpu") == 0
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=dot,reduce")  # the user's
     assert not dist.fuse_reductions() and not dist.reductions_fused()

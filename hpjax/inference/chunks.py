@@ -32,8 +32,13 @@ CPU_BLOCK = 24
 #: reductions out of YNNPACK (:func:`hpjax.inference.distributed.fuse_reductions`, which
 #: ``hpjax scan`` calls): the `paper` likelihood on 2 cores, 2 devices, 2026-12-07, per core
 #: 2.26 us/point (24), 2.07 (48), 1.91 (96), 1.99 (128); with YNNPACK's reductions blocks of 64
-#: and more are 2.3x slower (each q^2 sum over more than ~4096 elements goes to YNNPACK)
-FORWARD_BLOCK = 96
+#: and more are 2.3x slower (each q^2 sum over more than ~4096 elements goes to YNNPACK). Since
+#: the q^2 segments a block does not need are skipped and a segment's set-up is a few kernels
+#: (hpjax.numerics.skip, hpjax.decays), larger blocks pay: chunks of 81920, alternated in one
+#: process, 1024 against 96 points 1.08x (both regions) and 1.18x (two-body region) faster, and
+#: `hpjax scan` of fits/fig1_unified.toml at 1200 x 900 1.13x, with 15 % less peak memory
+#: (2026-12-07, benchmarks/NOTES.md). 4096 is no faster than 1024.
+FORWARD_BLOCK = 1024
 
 #: working memory of one scan point of the full likelihood (4 channels x 96 q^2 nodes and their
 #: intermediates), measured with benchmarks (peak RSS growth / chunk size), rounded up

@@ -139,7 +139,8 @@ def fuse_reductions() -> bool:
     from a size of about 4096 elements (blocks of 64 points) jaxlib 0.10 hands each q^2 integral's
     sum over nodes to YNNPACK, which first writes the integrand at every node to memory, 2.3x slower
     per point than XLA's loop that sums as it goes; without that, blocks of 96 points run 1.2x
-    faster a core than the blocks of 24 that stay under the limit, and `hpjax scan` of
+    faster a core than the blocks of 24 that stay under the limit (blocks of 1024, the default
+    since, 1.1-1.2x faster again), and `hpjax scan` of
     fits/fig1_unified.toml 1.5x faster on 2 cores (benchmarks/NOTES.md, 2026-12-07).
     Gradients are the other way round (the paper likelihood's value_and_grad is 1.4x slower
     without YNNPACK's reductions), so fits, profiles and samplers keep the default. Returns

@@ -10,7 +10,7 @@ and resumable after an interruption.
   ``shard_map``. On each device the points are evaluated in vmapped blocks of ``block_size``
   (``lax.map``; on CPUs, where a block's q^2 nodes stay in cache: 4-5x faster than one vmap over
   the chunk, benchmarks/RESULTS.md; default :func:`default_block_size`: :data:`FORWARD_BLOCK` =
-  96 for a forward scan when XLA keeps reductions out of YNNPACK, as ``hpjax scan`` sets up with
+  1024 for a forward scan when XLA keeps reductions out of YNNPACK, as ``hpjax scan`` sets up with
   :func:`hpjax.inference.distributed.fuse_reductions`, else :data:`CPU_BLOCK` = 24) or in one vmap
   (``block_size=0``, the default on GPUs). Chunks are padded to a multiple of the device count.
 * Output: every finished chunk is written atomically to ``<out>/chunks/points_<first>_<last>.npz``
