@@ -125,17 +125,11 @@ def chunk_size(n: int, mode: str, platform: str, n_dev: int) -> int:
     most 10240 (its q^2 nodes are all in memory at once); 2^17 on a GPU. Each chunk is one call
     with its own transfers and dispatch: chunks of 81920 against 10240, same blocks of 96, run
     1.15x faster on 2 cores (benchmarks/NOTES.md, 2026-12-07)."""
-    from hpjax.inference.chunks import auto_chunk_size
+    from hpjax.inference.chunks import auto_chunk_size, even_chunk_size
 
     unit = n_dev * scan_block()
-    if platform != "cpu":
-        cap = 1 << 17
-    else:
-        cap = auto_chunk_size() if mode == "blocked" else 10240
-    if n > cap:  # chunks of equal size (as hpjax scan's default), the last one not mostly padding
-        cap = -(-n // -(-n // cap))
-    c = min(cap, n)
-    return int(math.ceil(c / unit) * unit)
+    cap = (auto_chunk_size() if mode == "blocked" else 10240) if platform == "cpu" else 1 << 17
+    return int(math.ceil(even_chunk_size(n, cap) / unit) * unit)
 
 
 def run_scan(f, m, s, mode: str, platform: str = "cpu", n_dev: int = 1):

@@ -195,7 +195,7 @@ def bench_scan(cfg) -> dict:
     from benchmarks._timing import rate, repeat
     from benchmarks.baselines.numpy_gl import PaperLikelihoodGL
     from benchmarks.baselines.scipy_quad import PaperLikelihoodQuad
-    from benchmarks.common import grid, paper_likelihood, run_scan, scan_function, subset
+    from benchmarks.common import chunk_size, grid, paper_likelihood, run_scan, scan_block, scan_function, subset
 
     runs = cfg.runs
     plat = jax.devices()[0].platform
@@ -219,11 +219,8 @@ def bench_scan(cfg) -> dict:
         "terms": lik.terms,
         "devices": [str(d) for d in devs],
         "headline_mode": head,
-        "block": __import__("benchmarks.common", fromlist=["scan_block"]).scan_block(),
-        "chunk_1e6": {
-            k: __import__("benchmarks.common", fromlist=["chunk_size"]).chunk_size(10**6, k, plat, nd)
-            for k, (_, nd) in fns.items()
-        },
+        "block": scan_block(),
+        "chunk_1e6": {k: chunk_size(10**6, k, plat, nd) for k, (_, nd) in fns.items()},
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "regions": {},
     }

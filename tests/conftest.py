@@ -7,7 +7,7 @@ import sys
 # make test sets HPJAX_TEST_FAST_COMPILE=1: XLA compiles at backend (LLVM) optimisation level 0 (the
 # same programs about a third faster to compile: compilation is most of the suite's CPU time) and
 # with XLA:CPU's older loop emitters instead of its fusion emitters (the posterior's value and
-# gradient 6.3-6.9 -> 4.0-4.1 s to compile, belle2_full's 3.5 -> 1.1-1.6 s; the suite 623 -> 430 s;
+# gradient 6.3-6.9 -> 4.0-4.1 s to compile, belle2_full's 3.5 -> 1.1-1.6 s; the suite 623 -> 422 s;
 # the programs run about as fast at level 0). The golden values (tests/test_golden.py, 1e-12) were
 # computed with XLA's defaults that users get, and make test-all compiles with those.
 # Only flags this jaxlib has (XLA aborts on an unknown one; importing hpjax starts no backend).

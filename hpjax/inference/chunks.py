@@ -17,6 +17,7 @@ __all__ = [
     "FORWARD_BLOCK",
     "BYTES_PER_POINT",
     "auto_chunk_size",
+    "even_chunk_size",
     "make_mesh",
     "default_block_size",
     "chunk_function",
@@ -55,6 +56,12 @@ def auto_chunk_size(
         avail = 2 << 30
     n = int(avail * fraction / bytes_per_point)
     return int(2 ** math.floor(math.log2(max(lo, min(hi, n)))))
+
+
+def even_chunk_size(n: int, cap: int) -> int:
+    """Points per chunk for ``n`` points in chunks of at most ``cap``: the fewest chunks, of equal
+    size, so that the last one is not mostly padding (100 000 points, cap 65536: 50 000, not 65536)."""
+    return -(-n // -(-n // cap)) if n > cap else n
 
 
 def make_mesh(devices=None):
