@@ -279,6 +279,32 @@ def test_compiled_once_per_likelihood(good, glik, monkeypatch):
     assert not np.array_equal(np.asarray(again.idata.posterior["x"]), np.asarray(good.idata.posterior["x"]))
 
 
+def test_one_chain_a_device_runs_unbatched_with_the_same_draws(monkeypatch):
+    """With one chain a device the sampler's program has no vmap (its tracing takes 4 s instead of 9
+    for the singlet posterior);
+    its draws are those of the batched program to rounding (short chains: rounding differences
+    grow over long ones, as any change of the arithmetic makes them)."""
+    from hpjax.inference import nuts
+
+    settings = dict(num_warmup=50, num_samples=20, num_chains=1, seed=3)
+    per_device = []
+    real = nuts.CompiledNUTS._jitted
+
+    def spy(self, n, per):
+        per_device.append(per)
+        return real(self, n, per)
+
+    monkeypatch.setattr(nuts.CompiledNUTS, "_jitted", spy)
+    plain = sample(GaussianLikelihood(), PRIORS, **settings)
+    monkeypatch.setattr(nuts.CompiledNUTS, "_jitted", lambda self, n, per: real(self, n, per + 1))  # vmapped
+    batched = sample(GaussianLikelihood(), PRIORS, **settings)
+    assert per_device == [1]
+    for v in ("x", "log10_y"):
+        a, b = np.asarray(plain.idata.posterior[v]), np.asarray(batched.idata.posterior[v])
+        assert a.shape == (1, 20) and np.ptp(a) > 0.1
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+
+
 DENSE_SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])

@@ -79,7 +79,7 @@ def cmd_scan(args) -> int:
 
     distributed.use_all_cpu_cores()  # every core, as the benchmarks (before JAX starts its backend)
     if _forward_only(args.spec):
-        # XLA's fused reductions and blocks of 96 points (1.5x on fig1; read before load_spec, which
+        # XLA's fused reductions and blocks of FORWARD_BLOCK points (read before load_spec, which
         # starts JAX's backend; profiled scans, which differentiate, keep YNNPACK's reductions)
         distributed.fuse_reductions()
     if args.distributed:
