@@ -281,9 +281,9 @@ def test_compiled_once_per_likelihood(good, glik, monkeypatch):
 
 def test_one_chain_a_device_runs_unbatched_with_the_same_draws(monkeypatch):
     """With one chain a device the sampler's program has no vmap (its tracing takes 4 s instead of 9
-    for the singlet posterior);
-    its draws are those of the batched program to rounding (short chains: rounding differences
-    grow over long ones, as any change of the arithmetic makes them)."""
+    for the singlet posterior); its draws are those of the batched program to rounding (short
+    chains: rounding differences grow over long ones, as any change of the arithmetic makes them).
+    A new chain count with the same sampler compiles a new program."""
     from hpjax.inference import nuts
 
     settings = dict(num_warmup=50, num_samples=20, num_chains=1, seed=3)
@@ -295,10 +295,13 @@ def test_one_chain_a_device_runs_unbatched_with_the_same_draws(monkeypatch):
         return real(self, n, per)
 
     monkeypatch.setattr(nuts.CompiledNUTS, "_jitted", spy)
-    plain = sample(GaussianLikelihood(), PRIORS, **settings)
+    lik = GaussianLikelihood()
+    plain = sample(lik, PRIORS, **settings)
+    # another chain count with the same sampler is another program (was: the first one's, a TypeError)
+    assert sample(lik, PRIORS, **{**settings, "num_chains": 2}).num_chains == 2
     monkeypatch.setattr(nuts.CompiledNUTS, "_jitted", lambda self, n, per: real(self, n, per + 1))  # vmapped
     batched = sample(GaussianLikelihood(), PRIORS, **settings)
-    assert per_device == [1]
+    assert per_device == [1, 2]
     for v in ("x", "log10_y"):
         a, b = np.asarray(plain.idata.posterior[v]), np.asarray(batched.idata.posterior[v])
         assert a.shape == (1, 20) and np.ptp(a) > 0.1
