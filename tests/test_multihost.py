@@ -138,3 +138,54 @@ def test_distributed_spec_is_checked():
     for bad in ("localhost,2,0", "h:1,2,2", "h:1,2", "h:1,x,0"):
         with pytest.raises(ValueError, match="outside the allowed range"):
             parse_spec(bad)
+
+
+SAMPLE_SCRIPT = """
+import json, sys
+from hpjax.inference.distributed import initialize
+if sys.argv[1] != "one":
+    initialize(sys.argv[1])  # "127.0.0.1:PORT,2,ID", before any JAX computation
+import jax, numpy as np
+sys.path.insert(0, sys.argv[2])
+from test_sample import PRIORS, GaussianLikelihood
+from hpjax.inference.sample import sample
+assert len(jax.devices()) == 2
+lik = GaussianLikelihood()
+out = {"processes": jax.process_count()}
+for chains in (2, 4):  # one chain a device (no vmap), two a device (vmapped)
+    r = sample(lik, PRIORS, num_warmup=150, num_samples=100, num_chains=chains, seed=4)
+    out[chains] = np.asarray(r.idata.posterior["x"]).tolist()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow  # three processes each compiling two samplers (~30 s); make test-all runs it
+def test_two_processes_sample_the_chains_of_one_process_with_two_devices():
+    """NUTS over two processes (one CPU device each): every process returns all chains, bitwise
+    the draws of one process with two devices (the same chains on each device), with one chain a
+    device and with two."""
+    tests = str(pathlib.Path(__file__).parent)
+
+    def start(arg, devices):
+        env = {**os.environ, "XLA_FLAGS": xla_flags(f"--xla_force_host_platform_device_count={devices}")}
+        return subprocess.Popen(
+            [sys.executable, "-c", SAMPLE_SCRIPT, arg, tests],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    port = _port()
+    procs = [start("one", 2)] + [start(f"127.0.0.1:{port},2,{pid}", 1) for pid in (0, 1)]
+    res = []
+    for p in procs:
+        o, e = p.communicate(timeout=300)
+        assert p.returncode == 0, e[-3000:]
+        res.append(json.loads(o.strip().splitlines()[-1]))
+    assert [r["processes"] for r in res] == [1, 2, 2]
+    for chains in ("2", "4"):
+        one = np.asarray(res[0][chains])
+        assert one.shape == (int(chains), 100) and np.ptp(one) > 0.1
+        for r in res[1:]:
+            np.testing.assert_array_equal(np.asarray(r[chains]), one)
