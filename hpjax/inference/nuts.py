@@ -195,6 +195,11 @@ class CompiledNUTS:
             self._put(np.asarray(int(n_warm), np.int32), ()),
         )
 
+    def _lower(self, n, args):
+        """The program of ``n`` draws lowered for ``args`` on the current mesh (chains a device
+        from the chains' axis of the starting points, ``args[1]``)."""
+        return self._jitted(n, args[1].shape[0] // self.mesh.devices.size).lower(*args)
+
     def run(self, data, u0, keys, states, n_warm: int, n: int):
         """(states, draws): ``n_warm`` warmup steps then ``n`` draws of every chain, from ``states``
         (None: new chains at ``u0`` (chains, dim) with ``keys`` (chains, 2)). Draws have chain x
@@ -206,10 +211,9 @@ class CompiledNUTS:
         programs, and wait for it, so two CPU devices deadlock (docs/belle2-fits.md)."""
         n = int(n)
         args = self._args(data, u0, keys, states, n_warm)
-        per_device = len(u0) // self.mesh.devices.size
         key = (n, len(u0))  # a new chain count is a new shape: one more compilation
         if key not in self._runs:
-            lowered = self._jitted(n, per_device).lower(*args)
+            lowered = self._lower(n, args)
             one = dist.one_device_per_process(self.mesh.devices.flat)
             if len(one) < self.mesh.devices.size and dist.calls_lapack_on_cpu(lowered, self.mesh):
                 from jax.sharding import Mesh
@@ -222,7 +226,7 @@ class CompiledNUTS:
                 )
                 self.mesh = Mesh(np.array(one), ("chains",))
                 args = self._args(data, u0, keys, states, n_warm)
-                lowered = self._jitted(n, len(u0) // self.mesh.devices.size).lower(*args)
+                lowered = self._lower(n, args)
             self._runs[key] = lowered.compile()
         return run_stage(self._runs[key], *args)
 
