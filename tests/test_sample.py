@@ -297,8 +297,10 @@ def test_one_chain_a_device_runs_unbatched_with_the_same_draws(monkeypatch):
     monkeypatch.setattr(nuts.CompiledNUTS, "_jitted", spy)
     lik = GaussianLikelihood()
     plain = sample(lik, PRIORS, **settings)
-    # another chain count with the same sampler is another program (was: the first one's, a TypeError)
-    assert sample(lik, PRIORS, **{**settings, "num_chains": 2}).num_chains == 2
+    # another chain count with the same sampler is another program (was: the first one's, a TypeError);
+    # two chains a device whatever this process's device count
+    chains = 2 * jax.device_count()
+    assert sample(lik, PRIORS, **{**settings, "num_chains": chains}).num_chains == chains
     monkeypatch.setattr(nuts.CompiledNUTS, "_jitted", lambda self, n, per: real(self, n, per + 1))  # vmapped
     batched = sample(GaussianLikelihood(), PRIORS, **settings)
     assert per_device == [1, 2]
