@@ -251,13 +251,22 @@ def _scan_details(res) -> str:
     return "\n".join(out)
 
 
+def _features(m: dict) -> str:
+    """ ", AVX-512F, 2596 MHz" where the run recorded them (runs before 2026-12-08 did not)."""
+    names = {"avx512f": "AVX-512F", "avx2": "AVX2", "avx": "AVX", "sse4_2": "SSE4.2"}
+    parts = [names.get(m["simd"], m["simd"])] if m.get("simd") else []
+    if m.get("cpu_mhz"):
+        parts.append(f"{m['cpu_mhz']:.0f} MHz")
+    return "".join(f", {p}" for p in parts)
+
+
 def write_report(res: dict, path: Path) -> str:
     m = res["machine"]
     cfg = res["config"]
     parts = [
         "# hpjax benchmarks",
         "",
-        f"Machine: {m['cpu']}, {m['cpu_count']} cores ({m['platform']}); JAX devices {', '.join(m['jax_devices'])}. "
+        f"Machine: {m['cpu']}{_features(m)}, {m['cpu_count']} cores ({m['platform']}); JAX devices {', '.join(m['jax_devices'])}. "
         f"Date: {m['date_utc']}. Versions: hpjax {m['hpjax']} ({m['hpjax_git']}), jax {m['jax']}, jaxlib {m['jaxlib']}, "
         f"numpy {m['numpy']}, scipy {m['scipy']}, numpyro {m['numpyro']}, arviz {m['arviz']}, emcee {m['emcee']}, "
         f"Python {m['python']}. Load average at start {tuple(round(x, 2) for x in m['load_average_start'])}, "

@@ -91,6 +91,7 @@ def _machine() -> dict:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpu": _cpu_model(),
+        **_cpu_features(),
         "cpu_count": os.cpu_count(),
         "load_average_start": os.getloadavg(),
         "jax": jax.__version__,
@@ -136,6 +137,26 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+def _cpu_features() -> dict:
+    """The widest x86 vector extension and the clock /proc/cpuinfo reports: the same "AMD EPYC"
+    model name has come with and without AVX-512 on this project's machines, and the scan's
+    per-core speed doubles between them (benchmarks/NOTES.md, 2026-12-08)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return {}
+    info = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "flags" and "simd" not in info:
+            flags = set(value.split())
+            info["simd"] = next((f for f in ("avx512f", "avx2", "avx", "sse4_2") if f in flags), "none")
+        elif key == "cpu MHz" and "cpu_mhz" not in info:
+            info["cpu_mhz"] = round(float(value), 0)
+    return info
 
 
 def _git_rev():
