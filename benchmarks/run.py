@@ -142,7 +142,7 @@ def _cpu_model() -> str:
 def _cpu_features() -> dict:
     """The widest x86 vector extension and the clock /proc/cpuinfo reports: the same "AMD EPYC"
     model name has come with AVX-512 (2026-12-04, 2026-12-08) and without (2026-12-07, `lscpu`), and
-    the same code ran 1.4x (scan) to 2x (NUTS) faster with it (benchmarks/NOTES.md, 2026-12-08)."""
+    the same code ran 1.4x (scan) to 2x (NUTS) faster on it (benchmarks/NOTES.md, 2026-12-08)."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
