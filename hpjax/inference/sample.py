@@ -55,7 +55,7 @@ import jax
 import numpy as np
 
 from ..plotting.posterior import corner_plot
-from . import nuts
+from . import interrupt, nuts
 from .sample_result import (
     DIVERGENCE_FRACTION_MAX,
     LOGLIK_DET,
@@ -194,6 +194,7 @@ def _site_names(lik, priors) -> tuple[dict, dict]:
     return names, sampled
 
 
+@interrupt.remembers_sigint
 def sample(
     lik,
     priors: Mapping[str, Prior],
@@ -383,6 +384,7 @@ def sample(
             for k in range(segments):  # the warmup comes with the first piece (one compiled function)
                 states, draws = cn.run(data, u0, keys, states, int(num_warmup) if k == 0 else 0, seg_len)
                 pieces.append(cn.fetch(draws))
+                interrupt.check()  # a Ctrl-C that JAX's tracing swallowed (see hpjax.inference.interrupt)
         except KeyboardInterrupt:
             settings["devices"] = len(cn.mesh.devices.flat)  # one per process if the program calls LAPACK
             done = min(len(pieces) * seg_len, int(num_samples))

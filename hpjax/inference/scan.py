@@ -53,6 +53,7 @@ import numpy as np
 
 from ..numerics import capped_chi2
 from . import distributed as dist
+from . import interrupt
 from .chunks import (
     BYTES_PER_POINT,
     CPU_BLOCK,
@@ -164,6 +165,7 @@ def _stderr(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+@interrupt.remembers_sigint
 def scan(
     lik,
     axes: dict,
@@ -303,6 +305,7 @@ def scan(
     cuts = _cuts(todo, chunk)
     try:
         for count, idx in enumerate(cuts):
+            interrupt.check()  # a Ctrl-C that JAX's tracing swallowed (see hpjax.inference.interrupt)
             if max_chunks is not None and count >= max_chunks:
                 break
             run = executable()
@@ -315,6 +318,7 @@ def scan(
             if len(pending) > 1:
                 finish(*pending.pop(0))
         while pending:
+            interrupt.check()
             finish(*pending.pop(0))
         if max_chunks is not None and len(cuts) > max_chunks:
             if bar:
