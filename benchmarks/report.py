@@ -91,9 +91,11 @@ def summary_rows(res: dict) -> list[tuple[str, str, str, str]]:
         )
     nuts, em = res.get("nuts", {}), res.get("emcee", {})
     e_rate = _g(em, "ess_per_s", "median")
+    more = sorted((k for k in nuts if k.startswith("many_chains_")), key=lambda k: int(k.rsplit("_", 1)[1]))
     for label, key in (
         ("NUTS, singlet posterior (spec settings)", "spec"),
         ("NUTS, many chains vectorised", "many_chains"),
+        *(("NUTS, many chains vectorised", k) for k in more),
     ):
         n = nuts.get(key)
         if not n:

@@ -229,7 +229,12 @@ def bench_scan(cfg) -> dict:
     if plat != "cpu":  # on a GPU the vectorised call is the fast one; blocks of 128 would starve it
         fns = {"vmap": (scan_function(lik, "vmap", devs[:1]), 1)}
     head = "blocked" if "blocked" in fns else "vmap"
-    sizes = [10_000, 100_000] if cfg.quick else [10_000, 100_000, 1_000_000]
+    if cfg.scan_sizes:
+        sizes = cfg.scan_sizes
+    elif plat != "cpu":  # issue 16: a GPU's points/s at 10^6 to 10^8 points
+        sizes = [10_000, 1_000_000] if cfg.quick else [10_000, 1_000_000, 10_000_000, 100_000_000]
+    else:
+        sizes = [10_000, 100_000] if cfg.quick else [10_000, 100_000, 1_000_000]
     vmap_sizes = [10_000]
     gl_sizes = [10_000]
     n_quad = 40 if cfg.quick else 200
@@ -426,19 +431,24 @@ def bench_nuts(cfg) -> dict:
         "num_samples": opts.get("num_samples", 1000),
         "num_chains": opts.get("num_chains", 4),
     }
-    n_many = cfg.many_chains or (8 if jax.devices()[0].platform == "cpu" else 512)
-    many = {"num_warmup": 300, "num_samples": 200, "num_chains": n_many}
+    # issue 16: on a GPU, vectorised NUTS with 64 to 1024 chains
+    counts = cfg.many_chains or ([8] if jax.devices()[0].platform == "cpu" else [64, 256, 1024])
+    warm, draws = (200, 100) if cfg.quick else (300, 200)
     if cfg.quick:
         settings = {"num_warmup": 200, "num_samples": 300, "num_chains": 4}
-        many = {"num_warmup": 200, "num_samples": 100, "num_chains": n_many}
-    out = {"likelihood": repr(lik), "device": str(jax.devices()[0])}
-    for label, st, runs in (("spec", settings, cfg.runs), ("many_chains", many, cfg.runs)):
+    # the first count under "many_chains" (the report's row), every count under "many_chains_<n>"
+    stages = [("spec", settings)] + [
+        ("many_chains" if i == 0 else f"many_chains_{n}", {"num_warmup": warm, "num_samples": draws, "num_chains": n})
+        for i, n in enumerate(counts)
+    ]
+    out = {"likelihood": repr(lik), "device": str(jax.devices()[0]), "chain_counts": counts}
+    for label, st in stages:
         _log(f"nuts: {label} {st}")
         t0 = time.perf_counter()
         first = sample(lik, priors, seed=0, chain_method="vectorized", **st)
         first_wall = time.perf_counter() - t0
         rates, ess, walls, rhat, div, steps, grads = [], [], [], [], [], [], []
-        for seed in range(1, runs + 1):
+        for seed in range(1, cfg.runs + 1):
             t0 = time.perf_counter()
             r = sample(lik, priors, seed=seed, chain_method="vectorized", **st)
             wall = time.perf_counter() - t0
@@ -544,6 +554,8 @@ def _scan_in_own_process(cfg) -> dict:
     with tempfile.TemporaryDirectory(prefix="hpjax-bench-scan-") as tmp:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--sections", "scan", "--runs", str(cfg.runs)]
         cmd += ["--device", cfg.device, "--out", tmp] + (["--quick"] if cfg.quick else [])
+        if cfg.scan_sizes:
+            cmd += ["--scan-sizes", ",".join(map(str, cfg.scan_sizes))]
         env = dict(os.environ, **{_FORWARD_ENV: "1"})
         p = subprocess.run(cmd, cwd=ROOT, env=env)
         stem = ("results_quick" if cfg.quick else "results") + ("_gpu" if cfg.device == "gpu" else "")
@@ -801,6 +813,20 @@ def _belle2_full_commands(backends) -> dict:
 
 
 # ---- report ------------------------------------------------------------------------------------
+def _int_list(text: str) -> list[int]:
+    """'1e6,1e7' -> [1000000, 10000000] (argparse type: positive whole numbers)."""
+    out = []
+    for part in text.split(","):
+        try:
+            v = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a number") from None
+        if v < 1 or v != int(v):
+            raise argparse.ArgumentTypeError(f"{part!r} is not a whole number >= 1")
+        out.append(int(v))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, for development (minutes)")
@@ -810,9 +836,17 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks")
     ap.add_argument(
         "--many-chains",
-        type=int,
+        type=_int_list,
         default=None,
-        help="chains of the vectorised many-chain NUTS run (default 8 on a CPU, 512 on a GPU)",
+        help="chain counts of the vectorised many-chain NUTS runs, comma-separated (default 8 on a CPU, "
+        "64,256,1024 on a GPU)",
+    )
+    ap.add_argument(
+        "--scan-sizes",
+        type=_int_list,
+        default=None,
+        help="grid sizes of the scan section's timed hpjax runs, comma-separated, e.g. 1e6,1e7,1e8 (default "
+        "1e4,1e5,1e6 on a CPU, 1e4,1e6,1e7,1e8 on a GPU); the largest is the headline",
     )
     ap.add_argument(
         "--report-only",
